@@ -1,0 +1,86 @@
+/**
+ * Signet's RFC 9421 HTTP Message Signatures core: parsing, signature bases, signing and verification,
+ * Content-Digest, Accept-Signature and JWK thumbprints. WebCrypto and `structured-headers` only, so it runs
+ * unchanged in workerd, Node 22+ and browsers.
+ *
+ * @module
+ */
+export { type SignatureRequest, buildAcceptSignature, parseAcceptSignature } from "./accept-signature.ts";
+export {
+  type AlgorithmSpec,
+  type ImportParams,
+  type SignParams,
+  algorithmFromJws,
+  algorithmSpec,
+  isSignatureAlgorithm,
+  SIGNATURE_ALGORITHMS,
+  type SignatureAlgorithm,
+} from "./algorithm.ts";
+export { decodeBase64, decodeBase64Url, encodeBase64, encodeBase64Url } from "./base64.ts";
+export {
+  assertApplicable,
+  type ComponentIdentifier,
+  componentFromItem,
+  componentKey,
+  DERIVED_COMPONENTS,
+  type DerivedComponentName,
+  type MessageKind,
+  parseComponent,
+  serializeComponent,
+} from "./component.ts";
+export {
+  type ComponentContext,
+  componentValue,
+  KNOWN_STRUCTURED_FIELDS,
+  type StructuredFieldType,
+} from "./component-value.ts";
+export { createContentDigest, DIGEST_ALGORITHMS, type DigestAlgorithm, verifyContentDigest } from "./content-digest.ts";
+export { isSignatureError, SIGNATURE_ERROR_CODES, SignatureError, type SignatureErrorCode } from "./errors.ts";
+export {
+  algorithmForJwk,
+  checkEd25519PublicKey,
+  type ImportKeyOptions,
+  type Jwk,
+  importSigningKey,
+  importVerificationKey,
+  MIN_HMAC_BYTES,
+  MIN_RSA_BITS,
+  type SigningKey,
+  type VerificationKey,
+} from "./key.ts";
+export {
+  combinedField,
+  type FieldLines,
+  fieldValues,
+  type HttpMessage,
+  type HttpRequestMessage,
+  type HttpResponseMessage,
+  type MessageBody,
+  requestFromFetch,
+  responseFromFetch,
+} from "./message.ts";
+export { encodedQueryPairs, formUrlEncode } from "./query-param.ts";
+export { type ParseHttpMessageOptions, parseHttpMessage } from "./raw-http.ts";
+export { addSignature, type SignatureParameterInput, type SignedMessage, type SignOptions, signMessage } from "./sign.ts";
+export { signatureBase } from "./signature-base.ts";
+export {
+  type ParsedSignature,
+  parseSignatureInput,
+  parseSignatures,
+  type SignatureEntry,
+  type SignatureInput,
+  type SignatureParameters,
+} from "./signature-fields.ts";
+export { parseStrictDictionary, parseWholeDictionary, type StrictDictionary } from "./structured-field.ts";
+export { jwkThumbprint, jwkThumbprintUri } from "./thumbprint.ts";
+export { parseTargetUri, type TargetUriParts } from "./target-uri.ts";
+export {
+  type KeyCandidate,
+  type KeyResolution,
+  type KeyResolver,
+  type SignatureOutcome,
+  type VerifiedSignature,
+  type VerifyOptions,
+  verifyMessage,
+  verifySignatures,
+} from "./verify.ts";
