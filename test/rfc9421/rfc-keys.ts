@@ -1,5 +1,5 @@
 /** The RFC 9421 Appendix B.1 test keys, imported from `test/vectors/rfc9421-keys.json`. */
-import keyFile from "../vectors/rfc9421-keys.json";
+
 import {
   importSigningKey,
   importVerificationKey,
@@ -8,6 +8,7 @@ import {
   type SigningKey,
   type VerificationKey,
 } from "../../worker/rfc9421/index.ts";
+import keyFile from "../vectors/rfc9421-keys.json";
 
 export type RfcKeyId = keyof typeof keyFile.keys;
 

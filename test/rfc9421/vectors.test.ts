@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
-import componentFile from "../vectors/rfc9421-components.json";
-import messageFile from "../vectors/rfc9421-messages.json";
-import parseFile from "../vectors/rfc9421-parse.json";
 import {
+  componentValue,
   type HttpMessage,
   type HttpRequestMessage,
   parseAcceptSignature,
@@ -13,10 +11,12 @@ import {
   SignatureError,
   signatureBase,
   signMessage,
-  componentValue,
   verifyContentDigest,
   verifyMessage,
 } from "../../worker/rfc9421/index.ts";
+import componentFile from "../vectors/rfc9421-components.json";
+import messageFile from "../vectors/rfc9421-messages.json";
+import parseFile from "../vectors/rfc9421-parse.json";
 import { rfcSigningKey, rfcVerificationKey } from "./rfc-keys.ts";
 
 type MessageVector = (typeof messageFile.vectors)[number];
@@ -135,7 +135,10 @@ describe("RFC 9421 component vectors (test/vectors/rfc9421-components.json)", ()
   );
 
   it.each(cases)("%s", (_name, group, c) => {
-    const message = messageOf({ http_message: group.http_message, target_uri_scheme: group.target_uri_scheme ?? "https" });
+    const message = messageOf({
+      http_message: group.http_message,
+      target_uri_scheme: group.target_uri_scheme ?? "https",
+    });
     const structuredFields = { "example-dict": "dictionary" } as const;
     const compute = () => {
       const id = parseComponent(c.component_identifier);
@@ -220,7 +223,8 @@ describe("RFC 9421 parse vectors (test/vectors/rfc9421-parse.json)", () => {
     };
     const [entry] = parseSignatures(
       {
-        signatureInput: 'sig1=("@method" "@target-uri" "@authority" "content-digest" "cache-control");created=1618884475;keyid="test-key-rsa-pss"',
+        signatureInput:
+          'sig1=("@method" "@target-uri" "@authority" "content-digest" "cache-control");created=1618884475;keyid="test-key-rsa-pss"',
         signature: v.field_value,
       },
       "request",

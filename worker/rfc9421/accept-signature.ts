@@ -43,7 +43,8 @@ export function buildAcceptSignature(requests: readonly SignatureRequest[]): str
         return [id.name, new Map(id.params)] as [string, Map<string, BareItem>];
       });
       const params = new Map<string, BareItem>();
-      for (const [name, value] of Object.entries(request.params ?? {})) if (value !== undefined) params.set(name, value);
+      for (const [name, value] of Object.entries(request.params ?? {}))
+        if (value !== undefined) params.set(name, value);
       return `${request.label}=${serializeInnerList([items, params])}`;
     })
     .join(", ");

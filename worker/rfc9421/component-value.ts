@@ -76,7 +76,10 @@ export function componentValue(message: HttpMessage, id: ComponentIdentifier, co
 
 function relatedRequest(message: HttpMessage, id: ComponentIdentifier): HttpRequestMessage {
   if (message.kind === "request") {
-    throw new SignatureError("component_not_applicable", `;req cannot be used on a request (${serializeComponent(id)})`);
+    throw new SignatureError(
+      "component_not_applicable",
+      `;req cannot be used on a request (${serializeComponent(id)})`,
+    );
   }
   if (!message.request) {
     throw new SignatureError(
@@ -146,7 +149,10 @@ function fieldValue(
   let fields: FieldLines;
   if (fromTrailers) {
     if (!message.trailers) {
-      throw new SignatureError("missing_trailer", `${serializeComponent(id)} names a trailer, and the message has none`);
+      throw new SignatureError(
+        "missing_trailer",
+        `${serializeComponent(id)} names a trailer, and the message has none`,
+      );
     }
     fields = message.trailers;
   } else {

@@ -117,7 +117,10 @@ export function componentFromItem(item: Item, kind?: MessageKind): ComponentIden
 export function assertApplicable(id: ComponentIdentifier, kind: MessageKind): void {
   const req = id.params.has("req");
   if (kind === "request" && req) {
-    throw new SignatureError("component_not_applicable", `;req cannot be used on a request (${serializeComponent(id)})`);
+    throw new SignatureError(
+      "component_not_applicable",
+      `;req cannot be used on a request (${serializeComponent(id)})`,
+    );
   }
   if (!id.name.startsWith("@")) return;
   const onRequest = kind === "request" || req;

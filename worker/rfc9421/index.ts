@@ -5,16 +5,16 @@
  *
  * @module
  */
-export { type SignatureRequest, buildAcceptSignature, parseAcceptSignature } from "./accept-signature.ts";
+export { buildAcceptSignature, parseAcceptSignature, type SignatureRequest } from "./accept-signature.ts";
 export {
   type AlgorithmSpec,
-  type ImportParams,
-  type SignParams,
   algorithmFromJws,
   algorithmSpec,
+  type ImportParams,
   isSignatureAlgorithm,
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
+  type SignParams,
 } from "./algorithm.ts";
 export { decodeBase64, decodeBase64Url, encodeBase64, encodeBase64Url } from "./base64.ts";
 export {
@@ -40,9 +40,9 @@ export {
   algorithmForJwk,
   checkEd25519PublicKey,
   type ImportKeyOptions,
-  type Jwk,
   importSigningKey,
   importVerificationKey,
+  type Jwk,
   MIN_HMAC_BYTES,
   MIN_RSA_BITS,
   type SigningKey,
@@ -61,7 +61,13 @@ export {
 } from "./message.ts";
 export { encodedQueryPairs, formUrlEncode } from "./query-param.ts";
 export { type ParseHttpMessageOptions, parseHttpMessage } from "./raw-http.ts";
-export { addSignature, type SignatureParameterInput, type SignedMessage, type SignOptions, signMessage } from "./sign.ts";
+export {
+  addSignature,
+  type SignatureParameterInput,
+  type SignedMessage,
+  type SignOptions,
+  signMessage,
+} from "./sign.ts";
 export { signatureBase } from "./signature-base.ts";
 export {
   type ParsedSignature,
@@ -72,8 +78,8 @@ export {
   type SignatureParameters,
 } from "./signature-fields.ts";
 export { parseStrictDictionary, parseWholeDictionary, type StrictDictionary } from "./structured-field.ts";
-export { jwkThumbprint, jwkThumbprintUri } from "./thumbprint.ts";
 export { parseTargetUri, type TargetUriParts } from "./target-uri.ts";
+export { jwkThumbprint, jwkThumbprintUri } from "./thumbprint.ts";
 export {
   type KeyCandidate,
   type KeyResolution,

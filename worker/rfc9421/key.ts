@@ -274,11 +274,7 @@ export function checkEd25519PublicKey(raw: Uint8Array): void {
   if (point.isSmallOrder()) throw new SignatureError("weak_key", "the Ed25519 key has small order");
 }
 
-async function ed25519VerificationKey(
-  raw: Uint8Array,
-  jwk: Jwk,
-  keyid: string | undefined,
-): Promise<VerificationKey> {
+async function ed25519VerificationKey(raw: Uint8Array, jwk: Jwk, keyid: string | undefined): Promise<VerificationKey> {
   checkEd25519PublicKey(raw);
   let verify: VerificationKey["verify"];
   try {

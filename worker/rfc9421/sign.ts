@@ -5,9 +5,9 @@
  * @module
  */
 import { type BareItem, parseDictionary, serializeInnerList } from "structured-headers";
+import { encodeBase64 } from "./base64.ts";
 import { type ComponentIdentifier, componentFromItem, parseComponent } from "./component.ts";
 import type { StructuredFieldType } from "./component-value.ts";
-import { encodeBase64 } from "./base64.ts";
 import { SignatureError } from "./errors.ts";
 import type { SigningKey } from "./key.ts";
 import { combinedField, type HttpMessage } from "./message.ts";
@@ -72,7 +72,9 @@ export async function signMessage(message: HttpMessage, options: SignOptions): P
     throw new SignatureError("invalid_signing_input", `the message already has a signature labelled "${label}"`);
   }
   const components = options.components.map((c) =>
-    typeof c === "string" ? parseComponent(c, message.kind) : componentFromItem([c.name, new Map(c.params)], message.kind),
+    typeof c === "string"
+      ? parseComponent(c, message.kind)
+      : componentFromItem([c.name, new Map(c.params)], message.kind),
   );
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const paramsInput = options.params ?? { created: now(), keyid: options.key.keyid };

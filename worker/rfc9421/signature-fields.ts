@@ -93,7 +93,10 @@ function signatureInputMember(
     const id = componentFromItem(item, kind);
     const key = componentKey(id);
     if (seen.has(key)) {
-      throw new SignatureError("duplicate_component", `Signature-Input "${label}" covers ${serializeComponent(id)} twice`);
+      throw new SignatureError(
+        "duplicate_component",
+        `Signature-Input "${label}" covers ${serializeComponent(id)} twice`,
+      );
     }
     seen.add(key);
     components.push(id);
@@ -115,10 +118,7 @@ function signatureInputMember(
     if (!params.has(name)) continue;
     const v = params.get(name);
     if (typeof v !== "string") {
-      throw new SignatureError(
-        "invalid_signature_parameter",
-        `Signature-Input "${label}": ;${name} must be a String`,
-      );
+      throw new SignatureError("invalid_signature_parameter", `Signature-Input "${label}": ;${name} must be a String`);
     }
     checked[name] = v;
   }
@@ -187,7 +187,10 @@ function parseSignatureValues(value: string): Map<string, Uint8Array | Signature
     const problem = invalid.get(label);
     if (problem) out.set(label, problem);
     else if (isInnerList(member) || !(member[0] instanceof ArrayBuffer)) {
-      out.set(label, new SignatureError("malformed_signature", `Signature "${label}" must be a Byte Sequence`, { label }));
+      out.set(
+        label,
+        new SignatureError("malformed_signature", `Signature "${label}" must be a Byte Sequence`, { label }),
+      );
     } else if (member[1].size > 0) {
       out.set(
         label,

@@ -28,7 +28,10 @@ export interface KeyCandidate {
 }
 
 /** A resolver's answer: the key, or why there is none (`undefined` means `unknown_key`). */
-export type KeyResolution = VerificationKey | { readonly reason: SignatureErrorCode; readonly message?: string } | undefined;
+export type KeyResolution =
+  | VerificationKey
+  | { readonly reason: SignatureErrorCode; readonly message?: string }
+  | undefined;
 
 /** Finds the key for a signature. Throwing a {@link SignatureError} works as well as returning a reason. */
 export type KeyResolver = (candidate: KeyCandidate) => KeyResolution | Promise<KeyResolution>;
@@ -253,7 +256,10 @@ function checkPolicy(sig: ParsedSignature, options: VerifyOptions, policy: Compi
     throw new SignatureError("created_in_future", `"${sig.label}" was created ${created - now} s in the future`);
   }
   if (created !== undefined && expires !== undefined && expires <= created) {
-    throw new SignatureError("invalid_validity", `"${sig.label}" expires (${expires}) before it is created (${created})`);
+    throw new SignatureError(
+      "invalid_validity",
+      `"${sig.label}" expires (${expires}) before it is created (${created})`,
+    );
   }
   if (expires !== undefined && expires < now - policy.skew) {
     throw new SignatureError("signature_expired", `"${sig.label}" expired ${now - expires} s ago`);
@@ -263,7 +269,10 @@ function checkPolicy(sig: ParsedSignature, options: VerifyOptions, policy: Compi
       throw new SignatureError("missing_required_parameter", `"${sig.label}" has no ;created to judge its age`);
     }
     if (now - created > options.maxAge + policy.skew) {
-      throw new SignatureError("signature_too_old", `"${sig.label}" is ${now - created} s old; at most ${options.maxAge} s`);
+      throw new SignatureError(
+        "signature_too_old",
+        `"${sig.label}" is ${now - created} s old; at most ${options.maxAge} s`,
+      );
     }
   }
   if (options.maxValidity !== undefined && created !== undefined && expires !== undefined) {
@@ -284,7 +293,11 @@ function checkPolicy(sig: ParsedSignature, options: VerifyOptions, policy: Compi
   }
 }
 
-async function resolveKey(message: HttpMessage, sig: ParsedSignature, options: VerifyOptions): Promise<VerificationKey> {
+async function resolveKey(
+  message: HttpMessage,
+  sig: ParsedSignature,
+  options: VerifyOptions,
+): Promise<VerificationKey> {
   const answer = await options.keys({
     label: sig.label,
     keyid: sig.params.keyid,
