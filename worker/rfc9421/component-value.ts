@@ -20,7 +20,7 @@ import {
 import { encodeBase64 } from "./base64.ts";
 import { type ComponentIdentifier, serializeComponent } from "./component.ts";
 import { SignatureError } from "./errors.ts";
-import { type FieldLines, fieldValues, type HttpMessage, type HttpRequestMessage } from "./message.ts";
+import { type FieldLines, fieldLineValue, fieldValues, type HttpMessage, type HttpRequestMessage } from "./message.ts";
 import { encodedQueryPairs } from "./query-param.ts";
 import { parseTargetUri } from "./target-uri.ts";
 
@@ -165,7 +165,7 @@ function fieldValue(
       `the covered ${fromTrailers ? "trailer" : "field"} "${id.name}" is not in the message`,
     );
   }
-  const lines = raw.map(cleanFieldLine);
+  const lines = raw.map(fieldLineValue);
   if (id.params.has("bs")) return lines.map((line) => `:${encodeBase64(fieldBytes(line))}:`).join(", ");
   const combined = lines.join(", ");
   const key = id.params.get("key");
@@ -206,11 +206,6 @@ function parseStructured(value: string, type: StructuredFieldType, id: Component
       { cause },
     );
   }
-}
-
-/** One field line's value as RFC 9421 §2.1 wants it: OWS trimmed, obs-fold replaced by one space. */
-function cleanFieldLine(value: string): string {
-  return value.replace(/[ \t]*\r?\n[ \t]+/g, " ").replace(/^[ \t]+|[ \t]+$/g, "");
 }
 
 /** Field values are byte strings: code points up to 0xFF are bytes (as Fetch `Headers` holds them). */

@@ -51,6 +51,7 @@ export {
 export {
   combinedField,
   type FieldLines,
+  fieldLineValue,
   fieldValues,
   type HttpMessage,
   type HttpRequestMessage,

@@ -65,7 +65,21 @@ export function fieldValues(fields: FieldLines, name: string): string[] | undefi
 }
 
 /**
- * A field's combined value: every line's value joined with `", "`, or `undefined` when the field is absent.
+ * One field line's value as RFC 9421 §2.1 reads it: leading and trailing OWS removed, obs-fold replaced by a
+ * single space.
+ *
+ * @example
+ * ```ts
+ * fieldLineValue("  Obsolete\r\n    line folding. "); // "Obsolete line folding."
+ * ```
+ */
+export function fieldLineValue(value: string): string {
+  return value.replace(/[ \t]*\r?\n[ \t]+/g, " ").replace(/^[ \t]+|[ \t]+$/g, "");
+}
+
+/**
+ * A field's combined value: every line's value (see {@link fieldLineValue}) joined with `", "`, or `undefined`
+ * when the field is absent.
  *
  * @example
  * ```ts
@@ -73,7 +87,7 @@ export function fieldValues(fields: FieldLines, name: string): string[] | undefi
  * ```
  */
 export function combinedField(fields: FieldLines, name: string): string | undefined {
-  return fieldValues(fields, name)?.join(", ");
+  return fieldValues(fields, name)?.map(fieldLineValue).join(", ");
 }
 
 function isHeaders(fields: FieldLines): fields is Headers {

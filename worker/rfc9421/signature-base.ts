@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type ComponentIdentifier, serializeComponent } from "./component.ts";
+import { type ComponentIdentifier, componentKey, serializeComponent } from "./component.ts";
 import { type ComponentContext, componentValue } from "./component-value.ts";
 import { SignatureError } from "./errors.ts";
 import type { HttpMessage } from "./message.ts";
@@ -30,8 +30,9 @@ export function signatureBase(
   const seen = new Set<string>();
   for (const id of components) {
     const name = serializeComponent(id);
-    if (seen.has(name)) throw new SignatureError("duplicate_component", `${name} is covered twice`);
-    seen.add(name);
+    const key = componentKey(id);
+    if (seen.has(key)) throw new SignatureError("duplicate_component", `${name} is covered twice`);
+    seen.add(key);
     lines.push(`${name}: ${componentValue(message, id, context)}`);
   }
   lines.push(`"@signature-params": ${signatureParams}`);

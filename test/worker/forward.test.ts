@@ -1,0 +1,116 @@
+import { exports } from "cloudflare:workers";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
+import type { EchoedRequest } from "../../worker/demo-origin.ts";
+import { rewriteOrigin } from "../../worker/forward.ts";
+import app from "../../worker/index.ts";
+
+/** The JSON that `test/worker/origin-server.ts` sends back. */
+interface LocalOriginEcho {
+  server: "local-origin";
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+describe("forwarding to the demo echo origin (ORIGIN_URL = demo:echo)", () => {
+  it("passes method, path, query, headers and body through unchanged", async () => {
+    const response = await exports.default.fetch("https://signet.example/api/items/42?sort=desc&tag=a&tag=b", {
+      method: "PATCH",
+      headers: { "content-type": "text/plain", "x-trace": "abc123", accept: "application/json" },
+      body: "payload with ünïcode",
+    });
+
+    expect(response.status).toBe(200);
+    const echoed: EchoedRequest = await response.json();
+    expect(echoed.method).toBe("PATCH");
+    expect(echoed.url).toBe("https://signet.example/api/items/42?sort=desc&tag=a&tag=b");
+    expect(echoed.headers).toMatchObject({
+      "content-type": "text/plain",
+      "x-trace": "abc123",
+      accept: "application/json",
+    });
+    expect(echoed.body).toBe("payload with ünïcode");
+  });
+
+  it("echoes a GET without a body as an empty body", async () => {
+    const response = await exports.default.fetch("https://signet.example/hello");
+    const echoed: EchoedRequest = await response.json();
+    expect(echoed).toMatchObject({ method: "GET", url: "https://signet.example/hello", body: "" });
+  });
+});
+
+describe("forwarding to a real HTTP origin on 127.0.0.1", () => {
+  const env = { ORIGIN_URL: inject("localOriginUrl") };
+
+  it("rewrites only scheme, host and port and streams the body", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("chunk-1;"));
+        controller.enqueue(new TextEncoder().encode("chunk-2"));
+        controller.close();
+      },
+    });
+    const request = new Request("https://signet.example/v1/orders?id=7&dry-run", {
+      method: "POST",
+      headers: { "x-trace": "def456", "content-type": "application/octet-stream" },
+      body,
+    });
+
+    const response = await app.fetch(request, env);
+
+    expect(response.status).toBe(200);
+    const echoed: LocalOriginEcho = await response.json();
+    expect(echoed).toMatchObject({
+      server: "local-origin",
+      method: "POST",
+      url: "/v1/orders?id=7&dry-run",
+      body: "chunk-1;chunk-2",
+    });
+    expect(echoed.headers["x-trace"]).toBe("def456");
+    // A body of unknown length goes out chunked: it was streamed, not buffered into a Content-Length body.
+    expect(echoed.headers["transfer-encoding"]).toBe("chunked");
+    expect(echoed.headers.host).toBe(new URL(env.ORIGIN_URL).host);
+  });
+
+  it("returns the origin's redirect instead of following it", async () => {
+    const response = await app.fetch(new Request("https://signet.example/redirect"), env);
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe("/elsewhere");
+  });
+});
+
+describe("rewriteOrigin", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("keeps path, query and fragment", () => {
+    expect(rewriteOrigin("https://signet.example/a/b?c=1#d", "http://127.0.0.1:9000").href).toBe(
+      "http://127.0.0.1:9000/a/b?c=1#d",
+    );
+  });
+
+  it("drops the incoming port when the origin has the default one", () => {
+    expect(rewriteOrigin("http://localhost:8787/x", "https://origin.example").href).toBe("https://origin.example/x");
+  });
+
+  it.each([
+    "not a url",
+    "ftp://origin.example",
+    "https://user:pass@origin.example",
+    "https://origin.example/base",
+    "https://origin.example/?q=1",
+  ])("rejects ORIGIN_URL %s", (origin) => {
+    expect(() => rewriteOrigin("https://signet.example/", origin)).toThrow(TypeError);
+  });
+
+  it("makes a misconfigured Worker fail closed with 500", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const response = await app.fetch(new Request("https://signet.example/"), {
+      ORIGIN_URL: "https://origin.example/base",
+    });
+    expect(response.status).toBe(500);
+    expect(logged).toHaveBeenCalledWith(expect.objectContaining({ name: "TypeError" }));
+  });
+});

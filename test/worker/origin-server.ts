@@ -1,0 +1,63 @@
+/**
+ * Vitest global setup for the `worker` project: a real HTTP origin on 127.0.0.1, started in Node before the
+ * workerd tests and stopped after them. Tests read its URL with `inject("localOriginUrl")`.
+ *
+ * @module
+ */
+
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The origin of the local HTTP server, e.g. `"http://127.0.0.1:41234"`. */
+    localOriginUrl: string;
+  }
+}
+
+/** Answers `/redirect` with a 302 and everything else with the request echoed as JSON. */
+async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) {
+    chunks.push(chunk as Buffer);
+  }
+  if (request.url === "/redirect") {
+    response.writeHead(302, { location: "/elsewhere" }).end();
+    return;
+  }
+  const echoed = {
+    server: "local-origin",
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    body: Buffer.concat(chunks).toString("utf8"),
+  };
+  response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(echoed));
+}
+
+/**
+ * Starts the local origin and provides its URL to the tests.
+ *
+ * @param project - The Vitest project being set up.
+ * @returns A teardown function that closes the server.
+ *
+ * @example
+ * ```ts
+ * // vitest.config.ts
+ * test: { globalSetup: ["test/worker/origin-server.ts"] }
+ * // in a test
+ * const origin = inject("localOriginUrl");
+ * ```
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      response.writeHead(500).end(String(error));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  project.provide("localOriginUrl", `http://127.0.0.1:${port}`);
+  return () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+}

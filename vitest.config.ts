@@ -1,0 +1,45 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** The Wrangler file that gives the workerd projects their compatibility date, flags and bindings. */
+const wrangler = { configPath: "./wrangler.toml" };
+
+/** The RFC 9421 core runs unchanged in Node and in workerd. */
+const coreTests = ["test/rfc9421/**/*.test.ts"];
+
+export default defineConfig({
+  test: {
+    globals: true,
+    projects: [
+      {
+        extends: true,
+        test: { name: "core-node", environment: "node", include: coreTests },
+      },
+      {
+        extends: true,
+        plugins: [cloudflareTest({ wrangler })],
+        test: { name: "core-workerd", include: coreTests },
+      },
+      {
+        // Peer implementations (node:crypto based) checked against the core, in Node only.
+        extends: true,
+        test: { name: "interop-node", environment: "node", include: ["test/interop/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        plugins: [
+          cloudflareTest({
+            wrangler,
+            // The tests talk to the built-in echo origin unless a test passes its own env.
+            miniflare: { bindings: { ORIGIN_URL: "demo:echo" } },
+          }),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts", "test/directory/**/*.test.ts"],
+          globalSetup: ["test/worker/origin-server.ts"],
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,32 @@
+/**
+ * Bindings and variables that the Signet Worker receives from its Wrangler configuration.
+ *
+ * @module
+ */
+
+/**
+ * The environment of the Signet Worker (`vars`, secrets and bindings from `wrangler.toml`).
+ *
+ * Every field here must also be declared in `wrangler.toml`; `npm run cf-typegen` regenerates the
+ * matching `Cloudflare.Env` in `worker-configuration.d.ts`, which tests see through `cloudflare:workers`.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import type { Env } from "./env.ts";
+ *
+ * const app = new Hono<{ Bindings: Env }>();
+ * app.get("/origin", (c) => c.text(c.env.ORIGIN_URL || "(route mode)"));
+ * ```
+ */
+export interface Env {
+  /**
+   * Where accepted requests go.
+   *
+   * - `""` (production default): route mode, the request continues to the origin from the zone's DNS.
+   * - `"https://origin.example:8443"`: an origin (scheme, host and optional port only); the request's path and
+   *   query are kept.
+   * - `"demo:echo"`: the built-in echo origin from `demo-origin.ts`, used by `npm start` and the tests.
+   */
+  readonly ORIGIN_URL: string;
+}

@@ -1,0 +1,79 @@
+/**
+ * Forwarding of accepted requests to the origin selected by `ORIGIN_URL`.
+ *
+ * @module
+ */
+
+import { demoOrigin } from "./demo-origin.ts";
+
+/** The `ORIGIN_URL` value that selects the built-in echo origin from `demo-origin.ts`. */
+export const DEMO_ECHO_ORIGIN = "demo:echo";
+
+/**
+ * Parses `ORIGIN_URL` as a bare origin and moves `url` onto it: scheme, host and port are replaced, while
+ * path, query and fragment stay as they were.
+ *
+ * @param url - The URL of the incoming request.
+ * @param origin - An `http:` or `https:` origin such as `"https://origin.example:8443"`, with no credentials,
+ *   path (other than `/`), query or fragment.
+ * @returns A new URL; `url` itself is not modified.
+ * @throws {TypeError} If `origin` is not a URL of that form. This is a configuration error, so Signet fails
+ *   closed rather than guessing.
+ *
+ * @example
+ * ```ts
+ * rewriteOrigin("https://signet.example/a/b?c=1", "http://127.0.0.1:9000").href;
+ * // "http://127.0.0.1:9000/a/b?c=1"
+ * ```
+ */
+export function rewriteOrigin(url: string | URL, origin: string): URL {
+  const base = URL.parse(origin);
+  if (
+    base === null ||
+    (base.protocol !== "http:" && base.protocol !== "https:") ||
+    base.username !== "" ||
+    base.password !== "" ||
+    base.pathname !== "/" ||
+    base.search !== "" ||
+    base.hash !== ""
+  ) {
+    throw new TypeError(`ORIGIN_URL must be an http(s) origin like "https://origin.example:8443", got ${origin}`);
+  }
+  const target = new URL(url);
+  target.protocol = base.protocol;
+  target.hostname = base.hostname;
+  target.port = base.port;
+  return target;
+}
+
+/**
+ * Sends `request` on to the origin that `originUrl` selects and returns the origin's response unchanged.
+ *
+ * - `""`: route mode, `fetch(request)` to the origin behind the zone's hostname.
+ * - {@link DEMO_ECHO_ORIGIN}: the built-in echo origin, without any network access.
+ * - anything else: an origin for {@link rewriteOrigin}.
+ *
+ * Method, headers and body are passed on as they are; the body is streamed, not buffered. Redirects from the
+ * origin are returned to the client, never followed (`redirect: "manual"`).
+ *
+ * @param request - The incoming request. Its body is consumed.
+ * @param originUrl - The value of `ORIGIN_URL`.
+ * @returns The origin's response.
+ * @throws {TypeError} If `originUrl` is neither empty, {@link DEMO_ECHO_ORIGIN} nor a valid origin.
+ *
+ * @example
+ * ```ts
+ * // in a fetch handler:
+ * return forward(request, env.ORIGIN_URL);
+ * ```
+ */
+export async function forward(request: Request, originUrl: string): Promise<Response> {
+  if (originUrl === "") {
+    return fetch(request, { redirect: "manual" });
+  }
+  if (originUrl === DEMO_ECHO_ORIGIN) {
+    return demoOrigin.fetch(request);
+  }
+  const target = rewriteOrigin(request.url, originUrl);
+  return fetch(new Request(target, request), { redirect: "manual" });
+}
