@@ -1,0 +1,17 @@
+/**
+ * Signet for agent builders: keys, a signing `fetch`, and the profiles that say what to sign.
+ *
+ * @module
+ */
+export {
+  AGENT_KEY_ALGORITHMS,
+  type AgentKeyAlgorithm,
+  type GeneratedKey,
+  generateAgentKey,
+  PRIVATE_JWK_MEMBERS,
+  publicJwkOf,
+} from "./generate-key.ts";
+export { type AgentKey, loadAgentKey, type SignRequestOptions, signRequest } from "./sign-request.ts";
+export { createSignedFetch, type SignedFetchOptions } from "./signed-fetch.ts";
+export type { ProfileContext, ProfilePlan, SigningProfile } from "./signing-profile.ts";
+export { randomNonce, type WebBotAuthProfileOptions, webBotAuthProfile } from "./web-bot-auth-profile.ts";
