@@ -26,6 +26,11 @@ export default defineConfig({
         test: { name: "interop-node", environment: "node", include: ["test/interop/**/*.test.ts"] },
       },
       {
+        // The signet command line, run as a real subprocess, and the agent library in Node.
+        extends: true,
+        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts", "test/agent/**/*.test.ts"] },
+      },
+      {
         extends: true,
         plugins: [
           cloudflareTest({

@@ -1,0 +1,139 @@
+/**
+ * `signet sign`: sign a request as an agent and send it, curl-like (or print it with `--dry-run`).
+ *
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import { loadAgentKey, signRequest, webBotAuthProfile } from "../../agent/index.ts";
+import { parseCommandLine, readJwkFile, wholeNumber } from "./arguments.ts";
+import { CliError, EXIT_USAGE } from "./cli-error.ts";
+
+/** Help text of `signet sign`. */
+export const SIGN_HELP = `Usage: signet sign --key FILE --agent URL [options] URL
+
+Signs a request for Web Bot Auth with the agent's key and sends it; prints the response status line, headers
+and body. With --dry-run, prints the signed request as HTTP/1.1 text instead of sending it.
+
+  --key FILE          the agent's private JWK (from signet keygen)
+  --agent URL         the agent's https origin, which serves its key directory (Signature-Agent)
+  -X, --request M     method (default GET, or POST with --data)
+  -H, --header H      a request header "Name: value" (repeatable)
+  -d, --data DATA     request body; @FILE reads the body from FILE
+  --expires-in S      signature validity in seconds (default 300)
+  --target-uri        cover @target-uri instead of @authority and @path
+  --legacy-agent      send Signature-Agent in the legacy string form ("https://...") for older verifiers
+  --label L           signature label (default sig1)
+  --dry-run           print the signed request; send nothing
+  -h, --help          this help`;
+
+/**
+ * Runs `signet sign`.
+ *
+ * @example
+ * ```ts
+ * await sign(["--key", "agent.jwk", "--agent", "https://agent.example", "--dry-run", "https://shop.example/"], process.stdout);
+ * ```
+ */
+export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<void> {
+  const { values, positionals } = parseCommandLine(
+    argv,
+    {
+      key: { type: "string" },
+      agent: { type: "string" },
+      request: { type: "string", short: "X" },
+      header: { type: "string", short: "H", multiple: true },
+      data: { type: "string", short: "d" },
+      "expires-in": { type: "string" },
+      "target-uri": { type: "boolean" },
+      "legacy-agent": { type: "boolean" },
+      label: { type: "string" },
+      "dry-run": { type: "boolean" },
+    },
+    "sign",
+  );
+  if (values.help) {
+    out.write(`${SIGN_HELP}\n`);
+    return;
+  }
+  if (values.key === undefined) throw new CliError("sign: --key FILE is required", EXIT_USAGE);
+  if (values.agent === undefined) throw new CliError("sign: --agent URL is required", EXIT_USAGE);
+  if (positionals.length !== 1) throw new CliError("sign: give exactly one URL to request", EXIT_USAGE);
+  const target = positionals[0] as string;
+  if (!/^https?:\/\//i.test(target)) throw new CliError(`sign: "${target}" is not an http(s) URL`, EXIT_USAGE);
+
+  let profile: ReturnType<typeof webBotAuthProfile>;
+  try {
+    profile = webBotAuthProfile({
+      agent: values.agent,
+      agentForm: values["legacy-agent"] ? "string" : "dictionary",
+      expiresIn: wholeNumber(values["expires-in"], "--expires-in", 300),
+      coverTargetUri: values["target-uri"] === true,
+    });
+  } catch (err) {
+    throw new CliError(`sign: ${(err as Error).message}`, EXIT_USAGE);
+  }
+  const headers = new Headers();
+  for (const line of values.header ?? []) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new CliError(`sign: header "${line}" is not "Name: value"`, EXIT_USAGE);
+    try {
+      headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    } catch {
+      throw new CliError(`sign: header "${line}" is not a valid HTTP field`, EXIT_USAGE);
+    }
+  }
+  const body = values.data === undefined ? undefined : await bodyOf(values.data);
+  const method = values.request ?? (body === undefined ? "GET" : "POST");
+  let request: Request;
+  try {
+    request = new Request(target, { method, headers, body, redirect: "manual" });
+  } catch (err) {
+    throw new CliError(`sign: cannot make that request: ${(err as Error).message}`, EXIT_USAGE);
+  }
+  const key = await loadAgentKey(await readJwkFile(values.key));
+  const signed = await signRequest(request, { key, profile, label: values.label });
+
+  if (values["dry-run"]) {
+    out.write(await requestText(signed));
+    return;
+  }
+  let response: Response;
+  try {
+    response = await fetch(signed);
+  } catch (err) {
+    const cause = (err as Error & { cause?: Error }).cause;
+    throw new CliError(`request to ${target} failed: ${cause?.message ?? (err as Error).message}`);
+  }
+  out.write(`HTTP/1.1 ${response.status} ${response.statusText}\n`);
+  for (const [name, value] of response.headers) out.write(`${name}: ${value}\n`);
+  out.write(`\n${await response.text()}\n`);
+}
+
+async function bodyOf(data: string): Promise<Uint8Array> {
+  if (!data.startsWith("@")) return new TextEncoder().encode(data);
+  try {
+    return new Uint8Array(await readFile(data.slice(1)));
+  } catch (err) {
+    throw new CliError(`cannot read body file ${data.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? ""}`);
+  }
+}
+
+/**
+ * A request as HTTP/1.1 text: request line in origin form, `Host`, the other headers, a blank line, the body.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(await requestText(signed));
+ * ```
+ */
+export async function requestText(request: Request): Promise<string> {
+  const url = new URL(request.url);
+  const lines = [`${request.method} ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`];
+  for (const [name, value] of request.headers) lines.push(`${headerCase(name)}: ${value}`);
+  const body = request.body === null ? "" : await request.text();
+  return `${lines.join("\r\n")}\r\n\r\n${body}`;
+}
+
+function headerCase(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * The `signet` command line: one entry, subcommands, `--help` for each. Errors are one line on stderr and a
+ * non-zero exit, never a stack trace.
+ *
+ * @module
+ */
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli/cli-error.ts";
+import { DIRECTORY_BUILD_HELP, directoryBuild } from "./cli/directory-build.ts";
+import { KEYGEN_HELP, keygen } from "./cli/keygen.ts";
+import { SIGN_HELP, sign } from "./cli/sign.ts";
+
+const HELP = `Usage: signet <command> [options]
+
+Commands:
+  keygen              make an agent key (private JWK file, public JWK, keyid)
+  sign                sign a request as an agent and send it (curl-like), or print it with --dry-run
+  directory build     build a signed key directory for static hosting
+
+Run "signet <command> --help" for a command's options.`;
+
+type Command = (argv: string[], out: NodeJS.WritableStream) => Promise<void>;
+
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  keygen: { run: keygen, help: KEYGEN_HELP },
+  sign: { run: sign, help: SIGN_HELP },
+  "directory build": { run: directoryBuild, help: DIRECTORY_BUILD_HELP },
+};
+
+/**
+ * Runs the CLI with the given arguments and returns the exit code.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(process.argv.slice(2));
+ * ```
+ */
+export async function main(argv: string[]): Promise<number> {
+  const [first, second] = argv;
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    process.stdout.write(`${HELP}\n`);
+    return first === undefined ? EXIT_USAGE : 0;
+  }
+  const twoWords = second === undefined ? undefined : `${first} ${second}`;
+  const name = twoWords !== undefined && twoWords in COMMANDS ? twoWords : first;
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    const group = Object.keys(COMMANDS).filter((c) => c.startsWith(`${first} `));
+    const hint = group.length > 0 ? `; did you mean ${group.map((c) => `"signet ${c}"`).join(" or ")}?` : "";
+    process.stderr.write(`signet: unknown command "${name}"${hint} (see signet --help)\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    await command.run(argv.slice(name.split(" ").length), process.stdout);
+    return 0;
+  } catch (err) {
+    const code = err instanceof CliError ? err.exitCode : EXIT_FAILURE;
+    const reason = (err as { code?: unknown }).code;
+    const prefix = typeof reason === "string" && !(err instanceof CliError) ? `${reason}: ` : "";
+    process.stderr.write(`signet: ${prefix}${(err as Error).message ?? String(err)}\n`);
+    return code;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
