@@ -1,8 +1,9 @@
 /** Runs the `signet` command line as a real subprocess, on the same Node that runs the tests. */
 import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const SIGNET = fileURLToPath(new URL("../../scripts/signet.ts", import.meta.url));
+export const SIGNET = join(dirname(fileURLToPath(import.meta.url)), "../../scripts/signet.ts");
 
 export interface CliResult {
   readonly code: number | null;
