@@ -4,8 +4,8 @@ import { defineConfig } from "vitest/config";
 /** The Wrangler file that gives the workerd projects their compatibility date, flags and bindings. */
 const wrangler = { configPath: "./wrangler.toml" };
 
-/** The RFC 9421 core runs unchanged in Node and in workerd. */
-const coreTests = ["test/rfc9421/**/*.test.ts"];
+/** The RFC 9421 core and the agent signer run unchanged in Node and in workerd. */
+const coreTests = ["test/rfc9421/**/*.test.ts", "test/agent/**/*.test.ts"];
 
 export default defineConfig({
   test: {
@@ -26,9 +26,9 @@ export default defineConfig({
         test: { name: "interop-node", environment: "node", include: ["test/interop/**/*.test.ts"] },
       },
       {
-        // The signet command line, run as a real subprocess, and the agent library in Node.
+        // The signet command line, run as a real subprocess.
         extends: true,
-        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts", "test/agent/**/*.test.ts"] },
+        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"] },
       },
       {
         extends: true,
