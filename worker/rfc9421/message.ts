@@ -74,7 +74,34 @@ export function fieldValues(fields: FieldLines, name: string): string[] | undefi
  * ```
  */
 export function fieldLineValue(value: string): string {
-  return value.replace(/[ \t]*\r?\n[ \t]+/g, " ").replace(/^[ \t]+|[ \t]+$/g, "");
+  // Linear scans, not regular expressions: a covered field full of whitespace must not cost quadratic time.
+  let unfolded = value;
+  if (value.includes("\n")) {
+    unfolded = "";
+    let from = 0;
+    for (let nl = value.indexOf("\n"); nl !== -1; nl = value.indexOf("\n", from)) {
+      let next = nl + 1;
+      while (next < value.length && isOws(value.charCodeAt(next))) next++;
+      if (next === nl + 1) {
+        unfolded += value.slice(from, nl + 1); // a bare line break, not obs-fold: left for the ASCII check
+      } else {
+        let end = value.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        while (end > from && isOws(value.charCodeAt(end - 1))) end--;
+        unfolded += `${value.slice(from, end)} `;
+      }
+      from = next;
+    }
+    unfolded += value.slice(from);
+  }
+  let start = 0;
+  let end = unfolded.length;
+  while (start < end && isOws(unfolded.charCodeAt(start))) start++;
+  while (end > start && isOws(unfolded.charCodeAt(end - 1))) end--;
+  return unfolded.slice(start, end);
+}
+
+function isOws(code: number): boolean {
+  return code === 32 || code === 9;
 }
 
 /**

@@ -8,7 +8,8 @@
  */
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8");
+// WHATWG "UTF-8 decode without BOM": a leading U+FEFF is data, not a marker to drop.
+const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * The query's name/value pairs, each re-encoded as RFC 9421 §2.2.8 requires.

@@ -98,8 +98,11 @@ function decodeChunked(text: string): { body: Uint8Array; trailers: Array<[strin
   for (;;) {
     const eol = text.indexOf("\n", pos);
     if (eol === -1) throw new SignatureError("malformed_http_message", "chunked body ends without a last chunk");
-    const size = Number.parseInt(text.slice(pos, eol).split(";")[0] ?? "", 16);
-    if (!Number.isFinite(size)) throw new SignatureError("malformed_http_message", "bad chunk size");
+    const sizeText = (text.slice(pos, eol).split(";")[0] ?? "").trim();
+    if (!/^[0-9A-Fa-f]{1,8}$/.test(sizeText)) {
+      throw new SignatureError("malformed_http_message", `bad chunk size "${sizeText.slice(0, 20)}"`);
+    }
+    const size = Number.parseInt(sizeText, 16);
     pos = eol + 1;
     if (size === 0) break;
     parts.push(encoder.encode(text.slice(pos, pos + size)));
