@@ -9,7 +9,7 @@
 
 const utf8 = new TextEncoder();
 // WHATWG "UTF-8 decode without BOM": a leading U+FEFF is data, not a marker to drop.
-const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const utf8Decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 /**
  * The query's name/value pairs, each re-encoded as RFC 9421 §2.2.8 requires.
