@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { judgeAgent, matchRule } from "../../worker/policy/match-rule.ts";
+import { PolicyError, parsePolicy } from "../../worker/policy/parse-policy.ts";
+import { DEFAULT_POLICY } from "../../worker/policy/policy.ts";
+
+const DIRECTORY = "/.well-known/http-message-signatures-directory";
+
+describe("SIGNET_POLICY validation", () => {
+  it("gives the defaults for an empty or absent policy", () => {
+    expect(parsePolicy(undefined)).toBe(DEFAULT_POLICY);
+    expect(parsePolicy("  ")).toBe(DEFAULT_POLICY);
+    expect(DEFAULT_POLICY).toMatchObject({ mode: "enforce", rules: [], allowTestKeys: false });
+    expect(DEFAULT_POLICY.algorithms).not.toContain("hmac-sha256");
+    expect(DEFAULT_POLICY.discovery.unsafeAllowLoopback).toBe(false);
+  });
+
+  it("reads a full policy and resolves agent URLs to identities", () => {
+    const policy = parsePolicy(
+      JSON.stringify({
+        mode: "monitor",
+        rules: [{ path: "/api/*", methods: ["POST"], require: "verified-agent", allow: ["https://agent.example"] }],
+        deny: ["https://bad.example/keys.json"],
+        freshness: { maxValidity: 600, clockSkew: 10, maxAge: 300 },
+        algorithms: ["ed25519"],
+        discovery: { timeoutMs: 1000, requireDirectorySignature: true },
+        pinned: { "https://agent.example": [{ kty: "OKP", crv: "Ed25519", x: "abc" }] },
+      }),
+    );
+    expect(policy.mode).toBe("monitor");
+    expect(policy.rules[0]?.allow).toEqual([`https://agent.example${DIRECTORY}`]);
+    expect(policy.deny).toEqual(["https://bad.example/keys.json"]);
+    expect(policy.freshness).toEqual({ maxValidity: 600, clockSkew: 10, maxAge: 300 });
+    expect(policy.discovery).toMatchObject({ timeoutMs: 1000, requireDirectorySignature: true, maxBytes: 65_536 });
+    expect(policy.pinned).toEqual([
+      { agent: "https://agent.example", keys: [{ kty: "OKP", crv: "Ed25519", x: "abc" }] },
+    ]);
+  });
+
+  it.each([
+    ["{", "(root)", /not JSON/],
+    ["[]", "(root)", /must be an object/],
+    ['{"mode":"block"}', "mode", /enforce, monitor/],
+    ['{"rules":[{"path":"/a","require":"maybe"}]}', "rules[0].require", /none, signature, verified-agent/],
+    ['{"rules":[{"path":"a*b","require":"none"}]}', "rules[0].path", /\/prefix/],
+    ['{"rules":[{"path":"/a","require":"none","methods":["get"]}]}', "rules[0].methods[0]", /upper-case/],
+    ['{"rules":[{"path":"/a","require":"none","when":1}]}', "rules[0].when", /unknown field/],
+    ['{"allow":["not a url"]}', "allow[0]", /agent URL/],
+    ['{"algorithms":["hmac-sha256"]}', "algorithms[0]", /never accepted/],
+    ['{"algorithms":["rsa-sha1"]}', "algorithms[0]", /not an RFC 9421 algorithm/],
+    ['{"algorithms":[]}', "algorithms", /at least one/],
+    ['{"freshness":{"clockSkew":-1}}', "freshness.clockSkew", /whole number/],
+    ['{"discovery":{"negativeTtlSeconds":600}}', "discovery.negativeTtlSeconds", /0 to 300/],
+    ['{"discovery":{"unsafeAllowLoopback":"yes"}}', "discovery.unsafeAllowLoopback", /true or false/],
+    [
+      '{"pinned":{"https://a.example":[{"kty":"OKP","crv":"Ed25519","x":"a","d":"b"}]}}',
+      'pinned["https://a.example"][0].d',
+      /public keys/,
+    ],
+    ['{"pinned":{"ftp://a.example":[{"kty":"OKP"}]}}', 'pinned["ftp://a.example"]', /agent URL/],
+    ['{"colour":"blue"}', "colour", /unknown field/],
+  ])("refuses %s naming %s", (text, field, message) => {
+    let error: unknown;
+    try {
+      parsePolicy(text);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(PolicyError);
+    expect((error as PolicyError).field).toBe(field);
+    expect((error as PolicyError).message).toMatch(message);
+    expect((error as PolicyError).message.startsWith(`SIGNET_POLICY.${field}: `)).toBe(true);
+  });
+});
+
+describe("rules and lists", () => {
+  const policy = parsePolicy(
+    JSON.stringify({
+      rules: [
+        { path: "/admin/*", require: "verified-agent", allow: ["https://trusted.example"] },
+        { path: "/api/*", methods: ["POST", "PUT"], require: "signature" },
+        { path: "/api/health", require: "none" },
+        { path: "/api/*", require: "verified-agent" },
+      ],
+      deny: ["https://evil.example"],
+    }),
+  );
+
+  it("takes the first rule that matches path and method, and none when no rule matches", () => {
+    expect(matchRule(policy, "GET", "/admin/users").path).toBe("/admin/*");
+    expect(matchRule(policy, "POST", "/api/health").require).toBe("signature");
+    expect(matchRule(policy, "GET", "/api/health").require).toBe("none");
+    expect(matchRule(policy, "GET", "/api/items").require).toBe("verified-agent");
+    expect(matchRule(policy, "GET", "/").require).toBe("none");
+  });
+
+  it("judges agents: deny wins, allow lists restrict", () => {
+    const admin = matchRule(policy, "GET", "/admin/x");
+    const api = matchRule(policy, "GET", "/api/x");
+    expect(judgeAgent(policy, admin, `https://trusted.example${DIRECTORY}`)).toBe("allowed");
+    expect(judgeAgent(policy, admin, `https://other.example${DIRECTORY}`)).toBe("not-allowed");
+    expect(judgeAgent(policy, api, `https://other.example${DIRECTORY}`)).toBe("allowed");
+    expect(judgeAgent(policy, api, `https://evil.example${DIRECTORY}`)).toBe("denied");
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * Picking the rule for a request: the first whose path and method match; `none` when no rule does.
+ *
+ * @module
+ */
+import type { Policy, Rule } from "./policy.ts";
+
+const FALLBACK: Rule = Object.freeze({ path: "*", require: "none" });
+
+/**
+ * The rule that governs a request.
+ *
+ * @example
+ * ```ts
+ * matchRule(policy, "GET", "/api/items").require; // "verified-agent"
+ * ```
+ */
+export function matchRule(policy: Policy, method: string, path: string): Rule {
+  for (const rule of policy.rules) {
+    if (rule.methods !== undefined && !rule.methods.includes(method)) continue;
+    if (pathMatches(rule.path, path)) return rule;
+  }
+  return FALLBACK;
+}
+
+function pathMatches(pattern: string, path: string): boolean {
+  if (pattern === "*") return true;
+  if (pattern.endsWith("*")) return path.startsWith(pattern.slice(0, -1));
+  return path === pattern;
+}
+
+/** How an agent identity fares against the allow and deny lists that apply to a rule. */
+export type ListVerdict = "allowed" | "not-allowed" | "denied";
+
+/**
+ * Judges an agent identity (its key set URL) against the policy's and the rule's lists. Deny wins; when any allow
+ * list is set, only listed agents are allowed.
+ *
+ * @example
+ * ```ts
+ * judgeAgent(policy, rule, "https://agent.example/.well-known/http-message-signatures-directory"); // "allowed"
+ * ```
+ */
+export function judgeAgent(policy: Policy, rule: Rule, identity: string): ListVerdict {
+  const listed = (list: readonly string[]) => list.includes(identity);
+  if (listed(policy.deny) || listed(rule.deny ?? [])) return "denied";
+  const allow = [...policy.allow, ...(rule.allow ?? [])];
+  if (allow.length > 0 && !listed(allow)) return "not-allowed";
+  return "allowed";
+}

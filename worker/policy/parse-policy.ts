@@ -1,0 +1,217 @@
+/**
+ * Validating `SIGNET_POLICY`: every error names the field that is wrong.
+ *
+ * @module
+ */
+import { isSignatureAlgorithm, type Jwk, type SignatureAlgorithm } from "../rfc9421/index.ts";
+import { agentIdentityOf } from "../verification/signature-agent.ts";
+import {
+  DEFAULT_POLICY,
+  type DiscoveryPolicy,
+  type FreshnessPolicy,
+  type PinnedAgent,
+  type Policy,
+  REQUIREMENTS,
+  type Requirement,
+  type Rule,
+} from "./policy.ts";
+
+/** A policy that cannot be used; `field` is the JSON path of the offending value. */
+export class PolicyError extends Error {
+  readonly field: string;
+
+  constructor(field: string, problem: string) {
+    super(`SIGNET_POLICY.${field}: ${problem}`);
+    this.name = "PolicyError";
+    this.field = field;
+  }
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Parses and validates a policy. An empty or absent value gives {@link DEFAULT_POLICY}.
+ *
+ * @throws {PolicyError} naming the first bad field, e.g. `SIGNET_POLICY.rules[1].require: must be one of ...`
+ *
+ * @example
+ * ```ts
+ * const policy = parsePolicy('{"rules":[{"path":"/api/*","require":"verified-agent"}]}');
+ * ```
+ */
+export function parsePolicy(text: string | undefined): Policy {
+  if (text === undefined || text.trim() === "") return DEFAULT_POLICY;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new PolicyError("(root)", `not JSON: ${(err as Error).message}`);
+  }
+  const root = object(raw, "(root)");
+  known(root, "(root)", [
+    "mode",
+    "rules",
+    "allow",
+    "deny",
+    "freshness",
+    "algorithms",
+    "discovery",
+    "pinned",
+    "allowTestKeys",
+  ]);
+  const mode = oneOf(root.mode ?? DEFAULT_POLICY.mode, "mode", ["enforce", "monitor"] as const);
+  const rules = array(root.rules ?? [], "rules").map((r, i) => rule(r, `rules[${i}]`));
+  const algorithms = array(root.algorithms ?? DEFAULT_POLICY.algorithms, "algorithms").map((a, i) => {
+    const field = `algorithms[${i}]`;
+    if (!isSignatureAlgorithm(a)) throw new PolicyError(field, `"${String(a)}" is not an RFC 9421 algorithm`);
+    if (a === "hmac-sha256") throw new PolicyError(field, "hmac-sha256 is never accepted: agents must not share keys");
+    return a as SignatureAlgorithm;
+  });
+  if (algorithms.length === 0) throw new PolicyError("algorithms", "must name at least one algorithm");
+  return {
+    mode,
+    rules,
+    allow: agents(root.allow ?? [], "allow"),
+    deny: agents(root.deny ?? [], "deny"),
+    freshness: freshness(root.freshness ?? {}),
+    algorithms,
+    discovery: discovery(root.discovery ?? {}),
+    pinned: pinned(root.pinned ?? {}),
+    allowTestKeys: bool(root.allowTestKeys ?? false, "allowTestKeys"),
+  };
+}
+
+function rule(value: unknown, field: string): Rule {
+  const r = object(value, field);
+  known(r, field, ["path", "methods", "require", "allow", "deny"]);
+  const path = string(r.path, `${field}.path`);
+  if (!(path === "*" || /^\/[^*]*(\*)?$/.test(path))) {
+    throw new PolicyError(`${field}.path`, `"${path}" must be "*", "/exact" or "/prefix/*"`);
+  }
+  const methods =
+    r.methods === undefined
+      ? undefined
+      : array(r.methods, `${field}.methods`).map((m, i) => {
+          const method = string(m, `${field}.methods[${i}]`);
+          if (!/^[A-Z]+$/.test(method)) throw new PolicyError(`${field}.methods[${i}]`, "must be an upper-case method");
+          return method;
+        });
+  return {
+    path,
+    methods,
+    require: oneOf(r.require, `${field}.require`, REQUIREMENTS) as Requirement,
+    allow: r.allow === undefined ? undefined : agents(r.allow, `${field}.allow`),
+    deny: r.deny === undefined ? undefined : agents(r.deny, `${field}.deny`),
+  };
+}
+
+function freshness(value: unknown): FreshnessPolicy {
+  const f = object(value, "freshness");
+  known(f, "freshness", ["maxValidity", "clockSkew", "maxAge"]);
+  const d = DEFAULT_POLICY.freshness;
+  return {
+    maxValidity: seconds(f.maxValidity ?? d.maxValidity, "freshness.maxValidity", 1, 7 * 86_400),
+    clockSkew: seconds(f.clockSkew ?? d.clockSkew, "freshness.clockSkew", 0, 3600),
+    maxAge: f.maxAge === undefined ? undefined : seconds(f.maxAge, "freshness.maxAge", 1, 7 * 86_400),
+  };
+}
+
+function discovery(value: unknown): DiscoveryPolicy {
+  const o = object(value, "discovery");
+  const d = DEFAULT_POLICY.discovery;
+  known(o, "discovery", Object.keys(d));
+  const negativeTtl = seconds(o.negativeTtlSeconds ?? d.negativeTtlSeconds, "discovery.negativeTtlSeconds", 0, 300);
+  const minTtl = seconds(o.minTtlSeconds ?? d.minTtlSeconds, "discovery.minTtlSeconds", 0, 86_400);
+  const maxTtl = seconds(o.maxTtlSeconds ?? d.maxTtlSeconds, "discovery.maxTtlSeconds", minTtl, 7 * 86_400);
+  return {
+    timeoutMs: seconds(o.timeoutMs ?? d.timeoutMs, "discovery.timeoutMs", 100, 30_000),
+    maxBytes: seconds(o.maxBytes ?? d.maxBytes, "discovery.maxBytes", 1024, 1_048_576),
+    maxKeys: seconds(o.maxKeys ?? d.maxKeys, "discovery.maxKeys", 1, 256),
+    minTtlSeconds: minTtl,
+    maxTtlSeconds: maxTtl,
+    negativeTtlSeconds: negativeTtl,
+    refetchCooldownSeconds: seconds(
+      o.refetchCooldownSeconds ?? d.refetchCooldownSeconds,
+      "discovery.refetchCooldownSeconds",
+      0,
+      3600,
+    ),
+    requireDirectorySignature: bool(
+      o.requireDirectorySignature ?? d.requireDirectorySignature,
+      "discovery.requireDirectorySignature",
+    ),
+    unsafeAllowLoopback: bool(o.unsafeAllowLoopback ?? d.unsafeAllowLoopback, "discovery.unsafeAllowLoopback"),
+  };
+}
+
+function pinned(value: unknown): PinnedAgent[] {
+  const o = object(value, "pinned");
+  return Object.entries(o).map(([agent, keys]) => {
+    const field = `pinned["${agent}"]`;
+    if (agentIdentityOf(agent) === undefined) throw new PolicyError(field, "the key must be an http(s) agent URL");
+    const list = array(keys, field).map((k, i) => {
+      const jwk = object(k, `${field}[${i}]`);
+      if (typeof jwk.kty !== "string") throw new PolicyError(`${field}[${i}]`, 'a JWK needs "kty"');
+      for (const secret of ["d", "p", "q", "dp", "dq", "qi", "k"]) {
+        if (secret in jwk) throw new PolicyError(`${field}[${i}].${secret}`, "pinned keys must be public keys");
+      }
+      return jwk as Jwk;
+    });
+    if (list.length === 0) throw new PolicyError(field, "must list at least one key");
+    return { agent, keys: list };
+  });
+}
+
+/** Agent URLs, stored as the identities they resolve to (see `agentIdentityOf`). */
+function agents(value: unknown, field: string): string[] {
+  return array(value, field).map((a, i) => {
+    const text = string(a, `${field}[${i}]`);
+    const identity = agentIdentityOf(text);
+    if (identity === undefined) throw new PolicyError(`${field}[${i}]`, `"${text}" is not an agent URL`);
+    return identity;
+  });
+}
+
+function object(value: unknown, field: string): Json {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new PolicyError(field, "must be an object");
+  }
+  return value as Json;
+}
+
+function array(value: unknown, field: string): unknown[] {
+  if (!Array.isArray(value)) throw new PolicyError(field, "must be an array");
+  return value;
+}
+
+function string(value: unknown, field: string): string {
+  if (typeof value !== "string" || value === "") throw new PolicyError(field, "must be a non-empty string");
+  return value;
+}
+
+function bool(value: unknown, field: string): boolean {
+  if (typeof value !== "boolean") throw new PolicyError(field, "must be true or false");
+  return value;
+}
+
+function seconds(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new PolicyError(field, `must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, field: string, options: readonly T[]): T {
+  if (typeof value !== "string" || !(options as readonly string[]).includes(value)) {
+    throw new PolicyError(field, `must be one of ${options.join(", ")}`);
+  }
+  return value as T;
+}
+
+function known(o: Json, field: string, names: readonly string[]): void {
+  for (const key of Object.keys(o)) {
+    if (!names.includes(key)) {
+      throw new PolicyError(field === "(root)" ? key : `${field}.${key}`, `unknown field (known: ${names.join(", ")})`);
+    }
+  }
+}

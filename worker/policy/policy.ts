@@ -1,0 +1,104 @@
+/**
+ * Signet's policy: what each route requires, which agents are allowed, freshness limits, key discovery limits
+ * and pinned keys. It comes from the `SIGNET_POLICY` variable as JSON (see `parse-policy.ts`).
+ *
+ * @module
+ */
+import type { Jwk, SignatureAlgorithm } from "../rfc9421/index.ts";
+
+/** What a route requires of a request. */
+export const REQUIREMENTS = ["none", "signature", "verified-agent"] as const;
+
+/**
+ * - `none`: anything passes; a valid signature still attaches the agent's identity (humans do not sign).
+ * - `signature`: a verified signature is required; a pseudonymous signer (AAuth `hwk`) is enough.
+ * - `verified-agent`: a verified signature attributed to an agent identity is required.
+ */
+export type Requirement = (typeof REQUIREMENTS)[number];
+
+/** One route rule. The first rule whose path (and method, if given) matches decides. */
+export interface Rule {
+  /** `/exact`, `/prefix/*` or `*`. */
+  readonly path: string;
+  /** Upper-case methods the rule applies to; all when absent. */
+  readonly methods?: readonly string[] | undefined;
+  readonly require: Requirement;
+  /**
+   * Agents allowed on this route (in addition to the policy's `allow`); when any list is set, only those pass.
+   * Entries are agent URLs, stored resolved to identities (an origin becomes its directory URL).
+   */
+  readonly allow?: readonly string[] | undefined;
+  /** Agents refused on this route (in addition to the policy's `deny`). */
+  readonly deny?: readonly string[] | undefined;
+}
+
+/** Limits on how old and how long-lived signatures may be. */
+export interface FreshnessPolicy {
+  /** Largest `expires - created`, in seconds. Default 86400 (the draft's RECOMMENDED 24 h). */
+  readonly maxValidity: number;
+  /** Allowed clock difference, in seconds. Default 60. */
+  readonly clockSkew: number;
+  /** Largest age of `created`, in seconds; unlimited (bounded by `expires`) when absent. */
+  readonly maxAge?: number | undefined;
+}
+
+/** Limits of key directory fetches (see `worker/discovery`). */
+export interface DiscoveryPolicy {
+  readonly timeoutMs: number;
+  readonly maxBytes: number;
+  readonly maxKeys: number;
+  readonly minTtlSeconds: number;
+  readonly maxTtlSeconds: number;
+  readonly negativeTtlSeconds: number;
+  readonly refetchCooldownSeconds: number;
+  /** Use only keys whose directory response signature verifies. Default false. */
+  readonly requireDirectorySignature: boolean;
+  /** Allow fetching from http(s)://127.0.0.1, localhost and [::1] on any port. For tests and demos only. */
+  readonly unsafeAllowLoopback: boolean;
+}
+
+/** Keys configured for an agent: that agent is never fetched. */
+export interface PinnedAgent {
+  /** The agent URL as it appears in `Signature-Agent` (an origin, or a JWK Set URL). */
+  readonly agent: string;
+  readonly keys: readonly Jwk[];
+}
+
+/** The whole, validated policy. */
+export interface Policy {
+  /** `enforce` refuses; `monitor` forwards everything and reports what it would have refused. */
+  readonly mode: "enforce" | "monitor";
+  readonly rules: readonly Rule[];
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+  readonly freshness: FreshnessPolicy;
+  /** Algorithms accepted for agent signatures. HMAC is never accepted (Web Bot Auth forbids shared keys). */
+  readonly algorithms: readonly SignatureAlgorithm[];
+  readonly discovery: DiscoveryPolicy;
+  readonly pinned: readonly PinnedAgent[];
+  /** Accept the published RFC 9421 test keys. Default false; only for tests and demos. */
+  readonly allowTestKeys: boolean;
+}
+
+/** The defaults every omitted field takes. */
+export const DEFAULT_POLICY: Policy = Object.freeze({
+  mode: "enforce",
+  rules: [],
+  allow: [],
+  deny: [],
+  freshness: { maxValidity: 86_400, clockSkew: 60 },
+  algorithms: ["ed25519", "ecdsa-p256-sha256", "ecdsa-p384-sha384", "rsa-pss-sha512", "rsa-v1_5-sha256"],
+  discovery: {
+    timeoutMs: 3000,
+    maxBytes: 65_536,
+    maxKeys: 32,
+    minTtlSeconds: 60,
+    maxTtlSeconds: 86_400,
+    negativeTtlSeconds: 300,
+    refetchCooldownSeconds: 30,
+    requireDirectorySignature: false,
+    unsafeAllowLoopback: false,
+  },
+  pinned: [],
+  allowTestKeys: false,
+}) as Policy;

@@ -1,0 +1,63 @@
+/**
+ * RFC 9457 problem responses for refusals, with the challenge that tells a client what to sign.
+ *
+ * @module
+ */
+import { problemType, REJECTION_REASONS, type RejectionReason } from "./reasons.ts";
+
+/** The details of a refusal. */
+export interface Rejection {
+  readonly reason: RejectionReason;
+  /** What exactly was wrong, for a human. */
+  readonly detail: string;
+  /** The RFC 9421 core's code for the signature that failed (`missing_field`, `invalid_signature`, ...). */
+  readonly signatureError?: string | undefined;
+  /** The key discovery code when keys could not be had (`directory_unreachable`, ...). */
+  readonly discoveryError?: string | undefined;
+  /** The signature label concerned. */
+  readonly label?: string | undefined;
+  /** The agent concerned, once verified. */
+  readonly agent?: string | undefined;
+  /** An `Accept-Signature` value saying what to sign (401 answers). */
+  readonly acceptSignature?: string | undefined;
+}
+
+/**
+ * The HTTP status of a rejection.
+ *
+ * @example
+ * ```ts
+ * rejectionStatus({ reason: "agent_denied", detail: "..." }); // 403
+ * ```
+ */
+export function rejectionStatus(rejection: Rejection): number {
+  return REJECTION_REASONS[rejection.reason].status;
+}
+
+/**
+ * The `application/problem+json` response for a rejection. Nothing from the request is echoed except the label
+ * and agent, which Signet parsed and validated.
+ *
+ * @example
+ * ```ts
+ * return problemResponse({ reason: "signature_required", detail: "sign the request", acceptSignature });
+ * ```
+ */
+export function problemResponse(rejection: Rejection, instance?: string): Response {
+  const { status, title } = REJECTION_REASONS[rejection.reason];
+  const body: Record<string, unknown> = {
+    type: problemType(rejection.reason),
+    title,
+    status,
+    detail: rejection.detail,
+    reason: rejection.reason,
+  };
+  if (instance !== undefined) body.instance = instance;
+  if (rejection.signatureError !== undefined) body.signature_error = rejection.signatureError;
+  if (rejection.discoveryError !== undefined) body.discovery_error = rejection.discoveryError;
+  if (rejection.label !== undefined) body.label = rejection.label;
+  if (rejection.agent !== undefined) body.agent = rejection.agent;
+  const headers = new Headers({ "content-type": "application/problem+json", "cache-control": "no-store" });
+  if (rejection.acceptSignature !== undefined) headers.set("accept-signature", rejection.acceptSignature);
+  return new Response(JSON.stringify(body), { status, headers });
+}

@@ -1,0 +1,49 @@
+/**
+ * Why Signet refuses a request: stable reason codes, each with its HTTP status and problem type.
+ *
+ * @module
+ */
+
+/** Every reason Signet gives for refusing (or, in monitor mode, for what it would have refused). */
+export const REJECTION_REASONS = {
+  /** `Signature-Input` or `Signature` cannot be parsed as a whole (RFC 9421 §3.2 steps 1-3). */
+  malformed_signature_fields: { status: 400, title: "The signature fields cannot be parsed" },
+  /** `Signature-Agent` cannot be parsed. */
+  malformed_signature_agent: { status: 400, title: "The Signature-Agent field cannot be parsed" },
+  /** The route needs a signature and the request carries none. */
+  signature_required: { status: 401, title: "This resource requires a signed request" },
+  /** No signature verified; `signature_error` says why for the first one. */
+  signature_invalid: { status: 401, title: "The request signature is not valid" },
+  /** The signature is expired or older than policy allows. */
+  signature_expired: { status: 401, title: "The request signature has expired" },
+  /** The signature's `created` lies further in the future than the allowed clock skew. */
+  signature_from_future: { status: 401, title: "The request signature was created in the future" },
+  /** The signer's keys could not be had, so the signature could not be judged (`discovery_error` says why). */
+  agent_unverified: { status: 401, title: "The signing agent's keys could not be verified" },
+  /** The agent verified, and the route allows only listed agents. */
+  agent_not_allowed: { status: 403, title: "This agent is not allowed here" },
+  /** The agent verified and is on a deny list. */
+  agent_denied: { status: 403, title: "This agent is denied" },
+  /** Signet's own configuration is unusable; it refuses everything rather than guess. */
+  misconfigured: { status: 503, title: "The gateway is misconfigured" },
+  /** The origin could not be reached. */
+  origin_unreachable: { status: 502, title: "The origin could not be reached" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+/** A stable reason code. */
+export type RejectionReason = keyof typeof REJECTION_REASONS;
+
+/** Every reason code, for iteration (tests, docs). */
+export const REJECTION_REASON_CODES = Object.keys(REJECTION_REASONS) as RejectionReason[];
+
+/**
+ * The RFC 9457 problem type URI of a reason.
+ *
+ * @example
+ * ```ts
+ * problemType("signature_expired"); // "urn:signet:problem:signature_expired"
+ * ```
+ */
+export function problemType(reason: RejectionReason): string {
+  return `urn:signet:problem:${reason}`;
+}

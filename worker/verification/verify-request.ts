@@ -1,0 +1,218 @@
+/**
+ * The Web Bot Auth verification of one request: every `tag="web-bot-auth"` signature judged on its own, each
+ * with the agent its covered `Signature-Agent` member names and keys found through discovery or pinning.
+ * The Worker, the Hono middleware and `signet explain` all run this same function.
+ *
+ * @module
+ */
+import type { KeySource } from "../discovery/key-source.ts";
+import type { Policy } from "../policy/policy.ts";
+import {
+  combinedField,
+  type HttpRequestMessage,
+  parseComponent,
+  type SignatureAlgorithm,
+  SignatureError,
+  type SignatureParameters,
+  serializeComponent,
+  verifySignatures,
+} from "../rfc9421/index.ts";
+import { MalformedSignatureAgentError, resolveSignatureAgent } from "./signature-agent.ts";
+
+/** The Web Bot Auth signature tag. */
+export const WEB_BOT_AUTH_TAG = "web-bot-auth";
+
+/** The three outcomes a signature can have (draft-ietf-webbotauth-httpsig-protocol, "Verifier Outcomes"). */
+export type LabelOutcome = "verified" | "invalid" | "unverified";
+
+/** The judgement on one signature label. */
+export interface LabelVerdict {
+  readonly label: string;
+  readonly outcome: LabelOutcome;
+  /** Why it did not verify: an RFC 9421 core code, a `Signature-Agent` code, or a discovery code. */
+  readonly code?: string | undefined;
+  /** Which family `code` comes from. */
+  readonly codeSource?: "signature" | "signature-agent" | "discovery" | undefined;
+  readonly message?: string | undefined;
+  /** The agent identity (key set URL) the signature was resolved to, when it was. */
+  readonly agent?: string | undefined;
+  /** Whether the key came from pinned configuration rather than a fetch. */
+  readonly pinned?: boolean | undefined;
+  readonly keyid?: string | undefined;
+  readonly algorithm?: SignatureAlgorithm | undefined;
+  readonly params?: SignatureParameters | undefined;
+  /** The covered components, serialised. */
+  readonly components: readonly string[];
+  /** The signature base, whenever it could be built. */
+  readonly base?: string | undefined;
+  /** Whether the signature covers `authorization` (a bearer token is bound to the key only then). */
+  readonly coversAuthorization: boolean;
+  /** The decoded signature bytes (replay protection keys on them when there is no nonce). */
+  readonly signature?: Uint8Array | undefined;
+}
+
+/** A request-wide failure that stops every signature from being judged (a 400). */
+export interface FieldError {
+  readonly reason: "malformed_signature_fields" | "malformed_signature_agent";
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The verification of a request. */
+export interface RequestVerification {
+  /** Web Bot Auth signatures, in `Signature-Input` order. Empty when the request carries none. */
+  readonly labels: readonly LabelVerdict[];
+  /** Labels with another tag, left to other profiles. */
+  readonly otherLabels: readonly string[];
+  readonly fieldError?: FieldError | undefined;
+}
+
+/** What {@link verifyRequest} needs besides the request. */
+export interface VerifyRequestOptions {
+  readonly policy: Policy;
+  readonly keys: KeySource;
+  /** Current time in Unix seconds. */
+  readonly now?: (() => number) | undefined;
+}
+
+interface Resolution {
+  agent?: string;
+  pinned?: boolean;
+  failure?: { outcome: LabelOutcome; code: string; source: "signature-agent" | "discovery"; message: string };
+}
+
+/**
+ * Verifies the Web Bot Auth signatures of a request: `created`, `expires` and `keyid` required, `@authority` or
+ * `@target-uri` covered, validity no longer than policy, `created` not ahead of the clock skew, the algorithm
+ * allowed, and the key looked up by (key set URL, keyid) for the `Signature-Agent` member the signature covers.
+ *
+ * @example
+ * ```ts
+ * const verification = await verifyRequest(requestFromFetch(request), { policy, keys });
+ * const verified = verification.labels.filter((l) => l.outcome === "verified");
+ * ```
+ */
+export async function verifyRequest(
+  message: HttpRequestMessage,
+  options: VerifyRequestOptions,
+): Promise<RequestVerification> {
+  const signatureAgent = combinedField(message.headers, "signature-agent");
+  const resolutions = new Map<string, Resolution>();
+  const { policy } = options;
+  let outcomes: Awaited<ReturnType<typeof verifySignatures>>;
+  try {
+    outcomes = await verifySignatures(message, {
+      tag: WEB_BOT_AUTH_TAG,
+      requiredParameters: ["created", "expires", "keyid"],
+      requiredComponents: [["@authority", "@target-uri"]],
+      algorithms: policy.algorithms,
+      maxValidity: policy.freshness.maxValidity,
+      maxAge: policy.freshness.maxAge,
+      clockSkew: policy.freshness.clockSkew,
+      now: options.now,
+      keys: async (candidate) => {
+        const resolution: Resolution = {};
+        resolutions.set(candidate.label, resolution);
+        const components = candidate.components.map((c) => parseComponent(c));
+        const agent = resolveSignatureAgent(signatureAgent, components, candidate.label);
+        if (!agent.ok) {
+          resolution.failure = {
+            outcome: agent.outcome,
+            code: agent.code,
+            source: "signature-agent",
+            message: agent.message,
+          };
+          return { reason: "unknown_key", message: agent.message };
+        }
+        resolution.agent = agent.agent.keySetUrl;
+        const found = await options.keys.findKey(agent.agent, candidate.keyid as string);
+        if (!found.ok) {
+          resolution.failure = { outcome: "unverified", code: found.code, source: "discovery", message: found.message };
+          return { reason: "unknown_key", message: found.message };
+        }
+        resolution.pinned = found.pinned;
+        return found.key;
+      },
+    });
+  } catch (err) {
+    if (err instanceof MalformedSignatureAgentError) {
+      return {
+        labels: [],
+        otherLabels: [],
+        fieldError: { reason: "malformed_signature_agent", code: "malformed_signature_agent", message: err.message },
+      };
+    }
+    if (err instanceof SignatureError) {
+      if (err.code === "no_signature") return { labels: [], otherLabels: [] };
+      return {
+        labels: [],
+        otherLabels: [],
+        fieldError: { reason: "malformed_signature_fields", code: err.code, message: err.message },
+      };
+    }
+    throw err;
+  }
+
+  const labels: LabelVerdict[] = [];
+  const otherLabels: string[] = [];
+  for (const outcome of outcomes) {
+    if (!outcome.verified && outcome.error.code === "tag_mismatch") {
+      otherLabels.push(outcome.label);
+      continue;
+    }
+    const resolution = resolutions.get(outcome.label) ?? {};
+    if (outcome.verified) {
+      const r = outcome.result;
+      labels.push({
+        label: r.label,
+        outcome: "verified",
+        agent: resolution.agent,
+        pinned: resolution.pinned,
+        keyid: r.keyid,
+        algorithm: r.algorithm,
+        params: r.params,
+        components: r.components.map(serializeComponent),
+        base: r.base,
+        coversAuthorization: r.components.some((c) => c.name === "authorization" && c.params.size === 0),
+        signature: r.signature,
+      });
+      continue;
+    }
+    const failure = outcome.error.code === "unknown_key" ? resolution.failure : undefined;
+    const signature = outcome.signature;
+    labels.push({
+      label: outcome.label,
+      outcome: failure?.outcome ?? "invalid",
+      code: failure?.code ?? outcome.error.code,
+      codeSource: failure?.source ?? "signature",
+      message: failure?.message ?? outcome.error.message,
+      agent: resolution.agent,
+      keyid: signature?.params.keyid,
+      params: signature?.params,
+      components: signature?.components.map(serializeComponent) ?? [],
+      base: outcome.base,
+      coversAuthorization:
+        signature?.components.some((c) => c.name === "authorization" && c.params.size === 0) ?? false,
+      signature: signature?.signature,
+    });
+  }
+  return { labels, otherLabels };
+}
+
+/** The request-level outcome: `verified` if any signature verified, else `unsigned`, `unverified` or `invalid`. */
+export type RequestOutcome = LabelOutcome | "unsigned";
+
+/**
+ * Sums up a verification as one outcome (draft-ietf-webbotauth-httpsig-protocol, "Verifier Outcomes").
+ *
+ * @example
+ * ```ts
+ * requestOutcome(await verifyRequest(message, options)); // "verified"
+ * ```
+ */
+export function requestOutcome(verification: RequestVerification): RequestOutcome {
+  if (verification.fieldError) return "invalid";
+  if (verification.labels.some((l) => l.outcome === "verified")) return "verified";
+  if (verification.labels.length === 0) return "unsigned";
+  return verification.labels.some((l) => l.outcome === "unverified") ? "unverified" : "invalid";
+}
