@@ -42,7 +42,7 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts", "test/directory/**/*.test.ts"],
-          globalSetup: ["test/worker/origin-server.ts"],
+          globalSetup: ["test/worker/origin-server.ts", "test/worker/directory-server.ts"],
         },
       },
     ],

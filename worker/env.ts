@@ -29,4 +29,11 @@ export interface Env {
    * - `"demo:echo"`: the built-in echo origin from `demo-origin.ts`, used by `npm start` and the tests.
    */
   readonly ORIGIN_URL: string;
+  /** The policy as JSON (see `worker/policy/policy.ts`); empty for the defaults. */
+  readonly SIGNET_POLICY?: string | undefined;
+  /**
+   * Secret: Signet's private JWK (Ed25519 recommended), which signs the attestation of every forwarded request.
+   * Required in production; with the demo origin an ephemeral key is made when it is missing.
+   */
+  readonly SIGNET_ATTESTATION_KEY?: string | undefined;
 }

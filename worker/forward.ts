@@ -47,33 +47,51 @@ export function rewriteOrigin(url: string | URL, origin: string): URL {
 }
 
 /**
- * Sends `request` on to the origin that `originUrl` selects and returns the origin's response unchanged.
+ * The request as it will reach the origin: for an `ORIGIN_URL` origin, the same request moved onto that origin
+ * (path and query kept); otherwise the request itself. Rewrite before attesting, since the attestation covers
+ * `@authority`.
  *
- * - `""`: route mode, `fetch(request)` to the origin behind the zone's hostname.
- * - {@link DEMO_ECHO_ORIGIN}: the built-in echo origin, without any network access.
- * - anything else: an origin for {@link rewriteOrigin}.
- *
- * Method, headers and body are passed on as they are; the body is streamed, not buffered. Redirects from the
- * origin are returned to the client, never followed (`redirect: "manual"`).
- *
- * @param request - The incoming request. Its body is consumed.
- * @param originUrl - The value of `ORIGIN_URL`.
- * @returns The origin's response.
  * @throws {TypeError} If `originUrl` is neither empty, {@link DEMO_ECHO_ORIGIN} nor a valid origin.
  *
  * @example
  * ```ts
- * // in a fetch handler:
+ * const outgoing = toOrigin(request, "https://origin.example"); // https://origin.example/same/path?same=query
+ * ```
+ */
+export function toOrigin(request: Request, originUrl: string): Request {
+  if (originUrl === "" || originUrl === DEMO_ECHO_ORIGIN) return request;
+  return new Request(rewriteOrigin(request.url, originUrl), request);
+}
+
+/**
+ * Sends a request (already moved with {@link toOrigin}) to the origin that `originUrl` selects and returns the
+ * origin's response unchanged.
+ *
+ * - `""`: route mode, `fetch(request)` to the origin behind the zone's hostname.
+ * - {@link DEMO_ECHO_ORIGIN}: the built-in echo origin, without any network access.
+ * - anything else: the origin the request was moved to.
+ *
+ * Method, headers and body are passed on as they are; the body is streamed, not buffered. Redirects from the
+ * origin are returned to the client, never followed (`redirect: "manual"`).
+ *
+ * @example
+ * ```ts
+ * return sendToOrigin(toOrigin(request, env.ORIGIN_URL), env.ORIGIN_URL);
+ * ```
+ */
+export async function sendToOrigin(request: Request, originUrl: string): Promise<Response> {
+  if (originUrl === DEMO_ECHO_ORIGIN) return demoOrigin.fetch(request);
+  return fetch(request, { redirect: "manual" });
+}
+
+/**
+ * {@link toOrigin} then {@link sendToOrigin}: forwards a request unchanged.
+ *
+ * @example
+ * ```ts
  * return forward(request, env.ORIGIN_URL);
  * ```
  */
 export async function forward(request: Request, originUrl: string): Promise<Response> {
-  if (originUrl === "") {
-    return fetch(request, { redirect: "manual" });
-  }
-  if (originUrl === DEMO_ECHO_ORIGIN) {
-    return demoOrigin.fetch(request);
-  }
-  const target = rewriteOrigin(request.url, originUrl);
-  return fetch(new Request(target, request), { redirect: "manual" });
+  return sendToOrigin(toOrigin(request, originUrl), originUrl);
 }

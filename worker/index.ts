@@ -1,26 +1,73 @@
 /**
- * Entry point of the Signet Worker.
+ * Entry point of the Signet Worker: verify, decide, attest, forward.
  *
  * @module
  */
-
 import { Hono } from "hono";
+import { type Dictionary, serializeDictionary, Token } from "structured-headers";
+import { configurationFor } from "./configuration.ts";
 import type { Env } from "./env.ts";
-import { forward } from "./forward.ts";
+import { sendToOrigin, toOrigin } from "./forward.ts";
+import type { SignetVariables } from "./middleware.ts";
+import { problemResponse, type Rejection, rejectionStatus } from "./problem-response.ts";
+
+type App = { Bindings: Env; Variables: SignetVariables };
 
 /**
- * The Signet Worker: a Hono app whose default export is the Worker's `fetch` handler. Every request is
- * forwarded to the origin selected by `ORIGIN_URL` (see {@link forward}).
+ * The Signet Worker. Each request is verified against the policy in `SIGNET_POLICY`; refusals are RFC 9457
+ * problem responses; accepted requests lose any client-sent identity headers, gain `Verified-Agent` for a
+ * verified agent, are attested with Signet's key and forwarded to the origin `ORIGIN_URL` selects.
  *
  * @example
  * ```ts
  * import app from "./index.ts";
- *
  * const response = await app.fetch(new Request("https://signet.example/hello"), { ORIGIN_URL: "demo:echo" });
  * ```
  */
-const app = new Hono<{ Bindings: Env }>();
+const app = new Hono<App>();
 
-app.all("*", (c) => forward(c.req.raw, c.env.ORIGIN_URL));
+app.use("*", async (c, next) => {
+  const configuration = await configurationFor(c.env);
+  if ("error" in configuration) {
+    console.error(`signet: refusing all requests: ${configuration.error}`);
+    return problemResponse({
+      reason: "misconfigured",
+      detail: "Signet's configuration is not usable; see the Worker's logs",
+    });
+  }
+  return configuration.verify(c, next);
+});
+
+app.all("*", async (c) => {
+  const configuration = await configurationFor(c.env);
+  if ("error" in configuration) return problemResponse({ reason: "misconfigured", detail: configuration.error });
+  const { attester, originUrl } = configuration;
+  const monitor = c.get("signetMonitor");
+  let outgoing: Request;
+  try {
+    outgoing = await attester.attest(
+      toOrigin(c.req.raw, originUrl),
+      c.get("signetAgent") ?? undefined,
+      monitor === null ? undefined : monitorValue(monitor),
+    );
+  } catch (err) {
+    // The client's own signature fields cannot carry an attestation next to them.
+    return problemResponse({ reason: "malformed_signature_fields", detail: (err as Error).message });
+  }
+  try {
+    return await sendToOrigin(outgoing, originUrl);
+  } catch (err) {
+    console.error(`signet: origin unreachable: ${(err as Error).message}`);
+    return problemResponse({ reason: "origin_unreachable", detail: "the origin could not be reached" });
+  }
+});
+
+/** The `Signet-Monitor` value: what enforce mode would have answered. */
+function monitorValue(rejection: Rejection): string {
+  const members: Dictionary = new Map();
+  members.set("reason", [new Token(rejection.reason), new Map()]);
+  members.set("status", [rejectionStatus(rejection), new Map()]);
+  return serializeDictionary(members);
+}
 
 export default app;

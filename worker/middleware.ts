@@ -49,7 +49,9 @@ export interface SignetMiddlewareOptions {
  * app.get("/api/data", (c) => c.json({ agent: c.get("signetAgent")?.agent ?? null }));
  * ```
  */
-export function signetMiddleware(options: SignetMiddlewareOptions): MiddlewareHandler<{ Variables: SignetVariables }> {
+export function signetMiddleware<E extends { Variables: SignetVariables } = { Variables: SignetVariables }>(
+  options: SignetMiddlewareOptions,
+): MiddlewareHandler<E> {
   const policy = typeof options.policy === "string" ? parsePolicy(options.policy) : options.policy;
   if (typeof options.keys?.findKey !== "function") throw new TypeError("signetMiddleware: keys must be a KeySource");
   const { keys, now } = options;

@@ -40,8 +40,12 @@ describe("forwarding to the demo echo origin (ORIGIN_URL = demo:echo)", () => {
   });
 });
 
-describe("forwarding to a real HTTP origin on 127.0.0.1", () => {
-  const env = { ORIGIN_URL: inject("localOriginUrl") };
+describe("forwarding to a real HTTP origin on 127.0.0.1", async () => {
+  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const env = {
+    ORIGIN_URL: inject("localOriginUrl"),
+    SIGNET_ATTESTATION_KEY: JSON.stringify(await crypto.subtle.exportKey("jwk", pair.privateKey)),
+  };
 
   it("rewrites only scheme, host and port and streams the body", async () => {
     const body = new ReadableStream<Uint8Array>({
@@ -105,12 +109,15 @@ describe("rewriteOrigin", () => {
     expect(() => rewriteOrigin("https://signet.example/", origin)).toThrow(TypeError);
   });
 
-  it("makes a misconfigured Worker fail closed with 500", async () => {
+  it("makes a misconfigured Worker fail closed with 503 misconfigured, and logs why", async () => {
     const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const response = await app.fetch(new Request("https://signet.example/"), {
       ORIGIN_URL: "https://origin.example/base",
+      SIGNET_ATTESTATION_KEY: "{}",
     });
-    expect(response.status).toBe(500);
-    expect(logged).toHaveBeenCalledWith(expect.objectContaining({ name: "TypeError" }));
+    expect(response.status).toBe(503);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(await response.json()).toMatchObject({ reason: "misconfigured", type: "urn:signet:problem:misconfigured" });
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining("ORIGIN_URL must be an http(s) origin"));
   });
 });

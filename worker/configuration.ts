@@ -1,0 +1,97 @@
+/**
+ * The Worker's configuration, built once per isolate from its environment: the validated policy, the key
+ * directory cache, the verification middleware and the attester. A configuration that cannot work is kept as
+ * an error, and every request is refused with `misconfigured` (503) until it is fixed.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { createKeyDirectoryCache, type KeyDirectoryCache } from "./discovery/index.ts";
+import type { Env } from "./env.ts";
+import { DEMO_ECHO_ORIGIN, rewriteOrigin } from "./forward.ts";
+import { type Attester, createAttester } from "./identity/attestation.ts";
+import { type SignetVariables, signetMiddleware } from "./middleware.ts";
+import { parsePolicy } from "./policy/parse-policy.ts";
+import type { Policy } from "./policy/policy.ts";
+import type { Jwk } from "./rfc9421/index.ts";
+import { agentIdentityOf } from "./verification/signature-agent.ts";
+
+/** Everything a request needs, built once. */
+export interface Configuration {
+  readonly policy: Policy;
+  readonly keys: KeyDirectoryCache;
+  readonly verify: MiddlewareHandler<{ Bindings: Env; Variables: SignetVariables }>;
+  readonly attester: Attester;
+  readonly originUrl: string;
+}
+
+/** A configuration that could not be built, with the reason to log. */
+export interface ConfigurationError {
+  readonly error: string;
+}
+
+let cached: { key: string; value: Promise<Configuration | ConfigurationError> } | undefined;
+
+/**
+ * The configuration for this environment, built on first use and reused while the environment is the same.
+ *
+ * @example
+ * ```ts
+ * const configuration = await configurationFor(c.env);
+ * if ("error" in configuration) return problemResponse({ reason: "misconfigured", detail: "..." });
+ * ```
+ */
+export function configurationFor(env: Env): Promise<Configuration | ConfigurationError> {
+  const key = JSON.stringify([env.ORIGIN_URL, env.SIGNET_POLICY ?? "", env.SIGNET_ATTESTATION_KEY ?? ""]);
+  if (cached?.key !== key) cached = { key, value: build(env) };
+  return cached.value;
+}
+
+async function build(env: Env): Promise<Configuration | ConfigurationError> {
+  try {
+    const originUrl = env.ORIGIN_URL ?? "";
+    if (originUrl !== "" && originUrl !== DEMO_ECHO_ORIGIN) rewriteOrigin("https://check.invalid/", originUrl);
+    const policy = parsePolicy(env.SIGNET_POLICY);
+    const pinned = new Map<string, readonly Jwk[]>();
+    for (const { agent, keys } of policy.pinned) pinned.set(agentIdentityOf(agent) as string, keys);
+    const { discovery } = policy;
+    const keys = createKeyDirectoryCache({
+      pinned,
+      allowTestKeys: policy.allowTestKeys,
+      requireDirectorySignature: discovery.requireDirectorySignature,
+      unsafeAllowLoopback: discovery.unsafeAllowLoopback,
+      timeoutMs: discovery.timeoutMs,
+      maxBytes: discovery.maxBytes,
+      maxKeys: discovery.maxKeys,
+      minTtlSeconds: discovery.minTtlSeconds,
+      maxTtlSeconds: discovery.maxTtlSeconds,
+      negativeTtlSeconds: discovery.negativeTtlSeconds,
+      unknownKeyCooldownSeconds: discovery.refetchCooldownSeconds,
+    });
+    const attester = await attesterFor(env, originUrl);
+    return { policy, keys, verify: signetMiddleware({ policy, keys }), attester, originUrl };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+async function attesterFor(env: Env, originUrl: string): Promise<Attester> {
+  const secret = env.SIGNET_ATTESTATION_KEY;
+  if (secret === undefined || secret === "") {
+    if (originUrl !== DEMO_ECHO_ORIGIN) {
+      throw new Error(
+        "SIGNET_ATTESTATION_KEY is not set: set it with `npx wrangler secret put SIGNET_ATTESTATION_KEY`",
+      );
+    }
+    // The demo origin needs no real attestation key: an ephemeral one per isolate.
+    const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    return createAttester({ privateJwk: (await crypto.subtle.exportKey("jwk", pair.privateKey)) as Jwk });
+  }
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(secret);
+  } catch {
+    throw new Error("SIGNET_ATTESTATION_KEY must be a private JWK as JSON");
+  }
+  return createAttester({ privateJwk: jwk as Jwk });
+}

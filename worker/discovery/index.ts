@@ -1,0 +1,75 @@
+/**
+ * Key discovery: from an agent's key set URL and a `keyid` to an imported verification key, through the egress
+ * guard, one bounded fetch, JWK Set vetting, optional directory response signatures, and a two-tier cache.
+ *
+ * @example
+ * ```ts
+ * import { createKeyDirectoryCache } from "./discovery/index.ts";
+ * const keys = createKeyDirectoryCache();
+ * const lookup = await keys.findKey(agent, keyid);
+ * ```
+ *
+ * @module
+ */
+export {
+  applyDirectoryBinding,
+  DEFAULT_DIRECTORY_CLOCK_SKEW_SECONDS,
+  DIRECTORY_SIGNATURE_TAG,
+  type DirectoryBinding,
+  type DirectoryResponseInput,
+  type DirectorySignatureCheck,
+  verifyDirectorySignatures,
+} from "./directory-signature.ts";
+export { checkEgress, type EgressDecision, type EgressOptions, MAX_KEY_SET_URL_LENGTH } from "./egress-guard.ts";
+export {
+  type CachingHeaders,
+  DEFAULT_FETCH_TIMEOUT_MS,
+  DEFAULT_MAX_KEY_SET_BYTES,
+  DIRECTORY_MEDIA_TYPE,
+  type FetchedKeySet,
+  type FetchFunction,
+  type FetchKeySetOptions,
+  type FetchKeySetResult,
+  fetchKeySet,
+  JWK_SET_MEDIA_TYPE,
+  KEY_SET_ACCEPT,
+  type KeySetFetchFailure,
+} from "./fetch-key-set.ts";
+export {
+  DEFAULT_MAX_TTL_SECONDS,
+  DEFAULT_MIN_TTL_SECONDS,
+  DEFAULT_TTL_SECONDS,
+  type Freshness,
+  type FreshnessOptions,
+  keySetFreshness,
+} from "./freshness.ts";
+export {
+  createKeyDirectoryCache,
+  DEFAULT_FAILURE_BACKOFF_SECONDS,
+  DEFAULT_MAX_KEY_SETS,
+  DEFAULT_NEGATIVE_TTL_SECONDS,
+  DEFAULT_UNKNOWN_KEY_COOLDOWN_SECONDS,
+  type KeyDirectoryCache,
+  type KeyDirectoryCacheOptions,
+} from "./key-directory-cache.ts";
+export {
+  type AgentReference,
+  DISCOVERY_ERROR_CODES,
+  type DiscoveryErrorCode,
+  type KeyLookup,
+  type KeySource,
+} from "./key-source.ts";
+export {
+  DEFAULT_MAX_KEYS,
+  findInKeySet,
+  type KeySet,
+  type KeySetKey,
+  type KeySetMatch,
+  makeKeySet,
+  type ParseKeySetOptions,
+  type ParseKeySetResult,
+  PRIVATE_KEY_MEMBERS,
+  parseKeySet,
+  type RefusedKey,
+  RFC9421_TEST_KEY_THUMBPRINTS,
+} from "./parse-key-set.ts";

@@ -1,0 +1,360 @@
+/**
+ * Parsing and vetting a fetched JWK Set (RFC 7517 §5) into imported verification keys, indexed by their
+ * RFC 7638 thumbprint. What spoils the whole set (private key material, too many keys, not a JWK Set) refuses
+ * it; what spoils one key (weak, malformed, unsupported, a `kid` that lies, a published test key) skips that key
+ * and records why, so a lookup of that key can say so.
+ *
+ * @module
+ */
+import {
+  importVerificationKey,
+  isSignatureError,
+  type Jwk,
+  jwkThumbprint,
+  type SignatureAlgorithm,
+  type VerificationKey,
+} from "../rfc9421/index.ts";
+import type { AgentReference, DiscoveryErrorCode } from "./key-source.ts";
+
+/** Default largest number of keys in one set. */
+export const DEFAULT_MAX_KEYS = 32;
+
+/**
+ * Members that only a private or secret key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1; `priv` of the AKP drafts). A
+ * key set that lists any of them leaks key material and is refused as a whole.
+ */
+export const PRIVATE_KEY_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"] as const;
+
+/**
+ * RFC 7638 thumbprints of the five published RFC 9421 Appendix B.1 test keys (B.1.1 RSA, B.1.2 RSA-PSS,
+ * B.1.3 ECDSA P-256, B.1.4 Ed25519, B.1.5 the shared HMAC secret). Anyone can sign with them.
+ *
+ * @example
+ * ```ts
+ * RFC9421_TEST_KEY_THUMBPRINTS.has("poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U"); // true
+ * ```
+ */
+export const RFC9421_TEST_KEY_THUMBPRINTS: ReadonlySet<string> = new Set([
+  "BHj8s0GPnMEQtkaULIM-PLgEhLBbuGUQ1vMxmBWZzEo",
+  "oD0HwocPBSfpNy5W3bpJeyFGY_IQ_YpqxSjQ3Yd-CLA",
+  "ydQXMtvbsOsZyFir-Y7A8t7fKEM1gbKPvyFkdpu4fvI",
+  "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U",
+  "CB3RFzX-1pAtHPl7fOKnQgQV1gnrFFXGXoObwmcm4rY",
+]);
+
+/**
+ * Options of {@link parseKeySet}.
+ *
+ * @example
+ * ```ts
+ * await parseKeySet(text, { kind: "jwks", maxKeys: 8 });
+ * ```
+ */
+export interface ParseKeySetOptions {
+  /**
+   * `directory` (the well-known location: a present `kid` must equal the thumbprint, lookups by thumbprint only)
+   * or `jwks` (operator-chosen `kid`s, lookups by thumbprint and then by `kid`). Default `directory`.
+   */
+  readonly kind?: AgentReference["kind"] | undefined;
+  /** Largest number of keys; a longer list refuses the set. Default {@link DEFAULT_MAX_KEYS}. */
+  readonly maxKeys?: number | undefined;
+  /** Accept the RFC 9421 test keys (tests only). Default `false`: they are refused with `test_key_refused`. */
+  readonly allowTestKeys?: boolean | undefined;
+}
+
+/** A usable key of a set. */
+export interface KeySetKey {
+  /** Its position in the listed `keys`. */
+  readonly index: number;
+  /** The RFC 7638 SHA-256 thumbprint: the Web Bot Auth `keyid`. */
+  readonly thumbprint: string;
+  /** The `kid` member as listed, if it was a string. */
+  readonly kid: string | undefined;
+  readonly algorithm: SignatureAlgorithm;
+  /** The imported key, bound to {@link algorithm}; its `keyid` is the thumbprint. */
+  readonly key: VerificationKey;
+  /**
+   * The directory response signature that binds this key to the directory's authority, when one was checked
+   * and verified (see `directory-signature.ts`).
+   */
+  readonly binding?: { readonly label: string; readonly created: number; readonly expires: number } | undefined;
+}
+
+/** A listed key that is not usable, and why. */
+export interface RefusedKey {
+  /** Its position in the listed `keys`. */
+  readonly index: number;
+  /** Its thumbprint, when one could be computed. */
+  readonly thumbprint: string | undefined;
+  /** Its `kid`, when it had a string one. */
+  readonly kid: string | undefined;
+  /** `test_key_refused` for a published test key, `directory_signature_invalid` for an unbound key when
+   * binding is required, `directory_invalid` for everything else. */
+  readonly code: DiscoveryErrorCode;
+  readonly message: string;
+}
+
+/**
+ * A vetted key set.
+ *
+ * @example
+ * ```ts
+ * const parsed = await parseKeySet(text);
+ * if (parsed.ok) for (const key of parsed.keySet.keys) console.log(key.thumbprint, key.algorithm);
+ * ```
+ */
+export interface KeySet {
+  readonly kind: AgentReference["kind"];
+  /** Usable keys in listed order. */
+  readonly keys: readonly KeySetKey[];
+  /** Listed keys that were skipped. */
+  readonly refused: readonly RefusedKey[];
+  /** Usable keys by thumbprint. */
+  readonly byThumbprint: ReadonlyMap<string, KeySetKey>;
+  /** Usable keys by `kid`, for `jwks` sets (a `kid` shared by two different keys is left out). */
+  readonly byKid: ReadonlyMap<string, KeySetKey>;
+}
+
+/** The answer of {@link parseKeySet}. */
+export type ParseKeySetResult =
+  | { readonly ok: true; readonly keySet: KeySet }
+  | {
+      readonly ok: false;
+      readonly code: Extract<DiscoveryErrorCode, "directory_rejected" | "directory_invalid">;
+      readonly message: string;
+    };
+
+/** What {@link findInKeySet} found. */
+export type KeySetMatch =
+  | { readonly found: true; readonly key: KeySetKey }
+  | { readonly found: false; readonly refused?: RefusedKey | undefined };
+
+/**
+ * Parses and vets a JWK Set. Rules, in order:
+ *
+ * 1. The text must be JSON (else `directory_rejected`) holding an object with a `keys` array (else
+ *    `directory_invalid`). Unknown members, at the top and in keys, are ignored; so are `nbf` and `exp`, whose
+ *    units differ between deployments.
+ * 2. More than `maxKeys` entries, or any entry with a private member ({@link PRIVATE_KEY_MEMBERS}), refuses the
+ *    whole set with `directory_invalid`: a publisher that leaks private keys cannot be trusted for the others.
+ * 3. Each entry is then vetted alone and skipped (recorded in `refused`) when it is not an object, has no
+ *    thumbprint, cannot be imported (unsupported, malformed, or weak: short RSA, small-order Ed25519), has a
+ *    non-string `kid`, or, for `directory`, has a `kid` other than its thumbprint. A published RFC 9421 test key
+ *    is skipped with `test_key_refused` unless `allowTestKeys`.
+ * 4. A thumbprint listed twice: identical entries collapse to one; entries that differ in any member (say, one
+ *    key under two `alg`s) make the thumbprint ambiguous, and every entry with it is refused.
+ * 5. For `jwks`, a `kid` carried by two different keys is left out of the `kid` index (those keys stay
+ *    reachable by thumbprint).
+ *
+ * Keys are imported eagerly, so every lookup afterwards is a map read.
+ *
+ * @example
+ * ```ts
+ * const parsed = await parseKeySet(text, { kind: "directory" });
+ * if (parsed.ok) {
+ *   const match = findInKeySet(parsed.keySet, keyid);
+ *   if (match.found) await match.key.key.verify(base, signature);
+ * }
+ * ```
+ */
+export async function parseKeySet(
+  input: string | unknown,
+  options: ParseKeySetOptions = {},
+): Promise<ParseKeySetResult> {
+  const kind = options.kind ?? "directory";
+  const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
+  if (!(Number.isSafeInteger(maxKeys) && maxKeys > 0)) {
+    throw new TypeError("parseKeySet: maxKeys must be an integer > 0");
+  }
+  let document: unknown = input;
+  if (typeof input === "string") {
+    try {
+      document = JSON.parse(input);
+    } catch (error) {
+      return { ok: false, code: "directory_rejected", message: `the key set is not JSON: ${(error as Error).message}` };
+    }
+  }
+  if (!isObject(document) || !Array.isArray(document.keys)) {
+    return {
+      ok: false,
+      code: "directory_invalid",
+      message: 'the key set is not a JWK Set (an object with a "keys" array)',
+    };
+  }
+  const entries: unknown[] = document.keys;
+  if (entries.length > maxKeys) {
+    return {
+      ok: false,
+      code: "directory_invalid",
+      message: `the key set lists ${entries.length} keys; at most ${maxKeys} are accepted`,
+    };
+  }
+  for (const [index, entry] of entries.entries()) {
+    const leaked = isObject(entry) ? PRIVATE_KEY_MEMBERS.find((m) => entry[m] !== undefined) : undefined;
+    if (leaked !== undefined) {
+      return {
+        ok: false,
+        code: "directory_invalid",
+        message: `key ${index} of the set carries the private member "${leaked}"; the whole set is refused`,
+      };
+    }
+  }
+
+  const refused: RefusedKey[] = [];
+  const candidates: Array<{ index: number; entry: KeySetKey; listed: unknown }> = [];
+  for (const [index, listed] of entries.entries()) {
+    const vetted = await vetKey(listed, index, kind, options.allowTestKeys === true);
+    if ("code" in vetted) refused.push(vetted);
+    else candidates.push({ index, entry: vetted, listed });
+  }
+
+  const groups = new Map<string, typeof candidates>();
+  for (const candidate of candidates) {
+    const group = groups.get(candidate.entry.thumbprint);
+    if (group === undefined) groups.set(candidate.entry.thumbprint, [candidate]);
+    else group.push(candidate);
+  }
+  const keys: KeySetKey[] = [];
+  for (const [thumbprint, group] of groups) {
+    const first = group[0] as (typeof group)[number];
+    if (group.length === 1 || sameListing(group.map((c) => c.listed))) {
+      keys.push(first.entry);
+      continue;
+    }
+    for (const c of group) {
+      refused.push({
+        index: c.index,
+        thumbprint,
+        kid: c.entry.kid,
+        code: "directory_invalid",
+        message: `the key ${thumbprint} is listed ${group.length} times with different members; it is ambiguous and refused`,
+      });
+    }
+  }
+  keys.sort((a, b) => a.index - b.index);
+  refused.sort((a, b) => a.index - b.index);
+  return { ok: true, keySet: makeKeySet(kind, keys, refused) };
+}
+
+/**
+ * Builds a {@link KeySet} from vetted keys (indexes included). Used by the parser and by policies that move
+ * keys from usable to refused.
+ *
+ * @example
+ * ```ts
+ * const narrowed = makeKeySet(set.kind, set.keys.filter((k) => k.binding), set.refused);
+ * ```
+ */
+export function makeKeySet(
+  kind: AgentReference["kind"],
+  keys: readonly KeySetKey[],
+  refused: readonly RefusedKey[],
+): KeySet {
+  const byThumbprint = new Map<string, KeySetKey>();
+  for (const key of keys) byThumbprint.set(key.thumbprint, key);
+  const byKid = new Map<string, KeySetKey>();
+  if (kind === "jwks") {
+    const ambiguous = new Set<string>();
+    for (const key of keys) {
+      if (key.kid === undefined) continue;
+      if (byKid.has(key.kid)) ambiguous.add(key.kid);
+      else byKid.set(key.kid, key);
+    }
+    for (const kid of ambiguous) byKid.delete(kid);
+  }
+  return { kind, keys, refused, byThumbprint, byKid };
+}
+
+/**
+ * Looks a `keyid` up in a set: by thumbprint, then (for `jwks` sets, unless `matchKid` says otherwise) by `kid`.
+ * When no usable key matches but a refused one does, the refusal is returned so the caller can report why.
+ *
+ * @example
+ * ```ts
+ * const match = findInKeySet(keySet, "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U");
+ * if (!match.found && match.refused) console.log(match.refused.code); // "test_key_refused"
+ * ```
+ */
+export function findInKeySet(keySet: KeySet, keyid: string, matchKid: boolean = keySet.kind === "jwks"): KeySetMatch {
+  const key = keySet.byThumbprint.get(keyid) ?? (matchKid ? keySet.byKid.get(keyid) : undefined);
+  if (key !== undefined) return { found: true, key };
+  const refused =
+    keySet.refused.find((r) => r.thumbprint === keyid) ??
+    (matchKid ? keySet.refused.find((r) => r.kid === keyid) : undefined);
+  return { found: false, refused };
+}
+
+async function vetKey(
+  entry: unknown,
+  index: number,
+  kind: AgentReference["kind"],
+  allowTestKeys: boolean,
+): Promise<KeySetKey | RefusedKey> {
+  const refuse = (message: string, thumbprint?: string, kid?: string, code: DiscoveryErrorCode = "directory_invalid") =>
+    ({
+      index,
+      thumbprint,
+      kid,
+      code,
+      message: `key ${index}${thumbprint ? ` (${thumbprint})` : ""}: ${message}`,
+    }) as RefusedKey;
+  if (!isObject(entry)) return refuse("is not a JSON object");
+  const jwk = entry as Jwk;
+  let thumbprint: string;
+  try {
+    thumbprint = await jwkThumbprint(jwk);
+  } catch (error) {
+    return refuse(`has no thumbprint: ${(error as Error).message}`);
+  }
+  if (jwk.kid !== undefined && typeof jwk.kid !== "string") {
+    return refuse('has a "kid" that is not a string', thumbprint);
+  }
+  const kid = jwk.kid;
+  if (kind === "directory" && kid !== undefined && kid !== thumbprint) {
+    return refuse(
+      `its kid "${truncate(kid, 100)}" is not its thumbprint, as the directory format requires`,
+      thumbprint,
+      kid,
+    );
+  }
+  if (!allowTestKeys && RFC9421_TEST_KEY_THUMBPRINTS.has(thumbprint)) {
+    return refuse("is a published RFC 9421 test key", thumbprint, kid, "test_key_refused");
+  }
+  let key: VerificationKey;
+  try {
+    key = await importVerificationKey(jwk, { keyid: thumbprint });
+  } catch (error) {
+    // Malformed members (a `key_ops` that is not an array, say) can surface as plain TypeErrors: all are data.
+    const reason = isSignatureError(error) ? `${error.code}: ${error.message}` : String(error);
+    return refuse(`cannot be used (${reason})`, thumbprint, kid);
+  }
+  return { index, thumbprint, kid, algorithm: key.algorithm, key };
+}
+
+/** Whether listings are the same JSON value (member order aside). Absurdly deep values count as different. */
+function sameListing(listings: readonly unknown[]): boolean {
+  try {
+    const first = canonicalJson(listings[0]);
+    return listings.every((l) => canonicalJson(l) === first);
+  } catch {
+    return false;
+  }
+}
+
+/** JSON with object members sorted, so two listings of one key compare equal whatever their member order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (isObject(value)) {
+    const names = Object.keys(value).sort();
+    return `{${names.map((n) => `${JSON.stringify(n)}:${canonicalJson(value[n])}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
