@@ -7,6 +7,7 @@
  */
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli/cli-error.ts";
 import { DIRECTORY_BUILD_HELP, directoryBuild } from "./cli/directory-build.ts";
+import { EXPLAIN_HELP, explain } from "./cli/explain.ts";
 import { KEYGEN_HELP, keygen } from "./cli/keygen.ts";
 import { SIGN_HELP, sign } from "./cli/sign.ts";
 
@@ -16,15 +17,22 @@ Commands:
   keygen              make an agent key (private JWK file, public JWK, keyid)
   sign                sign a request as an agent and send it (curl-like), or print it with --dry-run
   directory build     build a signed key directory for static hosting
+  explain             explain why the edge accepts or refuses a captured request, label by label
 
 Run "signet <command> --help" for a command's options.`;
 
-type Command = (argv: string[], out: NodeJS.WritableStream) => Promise<void>;
+/** A subcommand: resolves with its exit status (nothing means 0). */
+type Command = (
+  argv: string[],
+  out: NodeJS.WritableStream,
+  stdin: NodeJS.ReadableStream,
+) => Promise<number | undefined | void>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   keygen: { run: keygen, help: KEYGEN_HELP },
   sign: { run: sign, help: SIGN_HELP },
   "directory build": { run: directoryBuild, help: DIRECTORY_BUILD_HELP },
+  explain: { run: explain, help: EXPLAIN_HELP },
 };
 
 /**
@@ -51,8 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    await command.run(argv.slice(name.split(" ").length), process.stdout);
-    return 0;
+    return (await command.run(argv.slice(name.split(" ").length), process.stdout, process.stdin)) ?? 0;
   } catch (err) {
     const code = err instanceof CliError ? err.exitCode : EXIT_FAILURE;
     const reason = (err as { code?: unknown }).code;

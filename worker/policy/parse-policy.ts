@@ -110,7 +110,7 @@ function freshness(value: unknown): FreshnessPolicy {
   known(f, "freshness", ["maxValidity", "clockSkew", "maxAge"]);
   const d = DEFAULT_POLICY.freshness;
   return {
-    maxValidity: seconds(f.maxValidity ?? d.maxValidity, "freshness.maxValidity", 1, 7 * 86_400),
+    maxValidity: seconds(f.maxValidity ?? d.maxValidity, "freshness.maxValidity", 1, 10_000_000_000),
     clockSkew: seconds(f.clockSkew ?? d.clockSkew, "freshness.clockSkew", 0, 3600),
     maxAge: f.maxAge === undefined ? undefined : seconds(f.maxAge, "freshness.maxAge", 1, 7 * 86_400),
   };

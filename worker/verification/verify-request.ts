@@ -43,7 +43,9 @@ export interface LabelVerdict {
   readonly params?: SignatureParameters | undefined;
   /** The covered components, serialised. */
   readonly components: readonly string[];
-  /** The signature base, whenever it could be built. */
+  /** The `@signature-params` value as the signer wrote it. */
+  readonly signatureParams?: string | undefined;
+  /** The signature base, whenever the pipeline got as far as building it. */
   readonly base?: string | undefined;
   /** Whether the signature covers `authorization` (a bearer token is bound to the key only then). */
   readonly coversAuthorization: boolean;
@@ -172,6 +174,7 @@ export async function verifyRequest(
         algorithm: r.algorithm,
         params: r.params,
         components: r.components.map(serializeComponent),
+        signatureParams: r.signatureParams,
         base: r.base,
         coversAuthorization: r.components.some((c) => c.name === "authorization" && c.params.size === 0),
         signature: r.signature,
@@ -190,6 +193,7 @@ export async function verifyRequest(
       keyid: signature?.params.keyid,
       params: signature?.params,
       components: signature?.components.map(serializeComponent) ?? [],
+      signatureParams: signature?.signatureParams,
       base: outcome.base,
       coversAuthorization:
         signature?.components.some((c) => c.name === "authorization" && c.params.size === 0) ?? false,
