@@ -26,7 +26,7 @@ type Command = (
   argv: string[],
   out: NodeJS.WritableStream,
   stdin: NodeJS.ReadableStream,
-) => Promise<number | undefined | void>;
+) => Promise<number | undefined>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   keygen: { run: keygen, help: KEYGEN_HELP },

@@ -33,7 +33,7 @@ directory's signatures). Signatures cover the authority, so build once per host 
  * await directoryBuild(["--key", "agent.jwk", "--authority", "agent.example"], process.stdout);
  * ```
  */
-export async function directoryBuild(argv: string[], out: NodeJS.WritableStream): Promise<void> {
+export async function directoryBuild(argv: string[], out: NodeJS.WritableStream): Promise<undefined> {
   const { values, positionals } = parseCommandLine(
     argv,
     {

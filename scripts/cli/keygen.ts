@@ -28,7 +28,7 @@ and prints the public JWK and its RFC 7638 thumbprint, which is the Web Bot Auth
  * await keygen(["--alg", "ecdsa-p256-sha256", "--out", "agent.jwk"], process.stdout);
  * ```
  */
-export async function keygen(argv: string[], out: NodeJS.WritableStream): Promise<void> {
+export async function keygen(argv: string[], out: NodeJS.WritableStream): Promise<undefined> {
   const { values, positionals } = parseCommandLine(
     argv,
     { alg: { type: "string" }, out: { type: "string" }, force: { type: "boolean" }, json: { type: "boolean" } },

@@ -34,7 +34,7 @@ and body. With --dry-run, prints the signed request as HTTP/1.1 text instead of 
  * await sign(["--key", "agent.jwk", "--agent", "https://agent.example", "--dry-run", "https://shop.example/"], process.stdout);
  * ```
  */
-export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<void> {
+export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<undefined> {
   const { values, positionals } = parseCommandLine(
     argv,
     {
