@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Jwk, jwkThumbprint, type SignatureAlgorithm } from "../worker/rfc9421/index.ts";
+import { type Jwk, jwkThumbprint, publicJwkOf, type SignatureAlgorithm } from "../worker/rfc9421/index.ts";
 
 /** The algorithms an agent key can be generated for. */
 export const AGENT_KEY_ALGORITHMS = ["ed25519", "ecdsa-p256-sha256", "rsa-pss-sha512"] as const;
@@ -47,31 +47,18 @@ export async function generateAgentKey(algorithm: AgentKeyAlgorithm = "ed25519")
     "verify",
   ])) as CryptoKeyPair;
   const exportJwk = async (key: CryptoKey) => {
-    const { key_ops: _ops, ext: _ext, ...jwk } = (await crypto.subtle.exportKey("jwk", key)) as Jwk;
-    return jwk;
+    const exported = (await crypto.subtle.exportKey("jwk", key)) as unknown as Record<string, unknown>;
+    // Some runtimes leave absent members as own properties set to undefined; drop them.
+    const {
+      key_ops: _ops,
+      ext: _ext,
+      ...jwk
+    } = Object.fromEntries(Object.entries(exported).filter(([, value]) => value !== undefined));
+    return jwk as Jwk;
   };
-  const publicOnly = await exportJwk(pair.publicKey);
+  const publicOnly = publicJwkOf(await exportJwk(pair.publicKey));
   const thumbprint = await jwkThumbprint(publicOnly);
   const privateJwk: Jwk = { ...(await exportJwk(pair.privateKey)), kid: thumbprint, alg: spec.alg };
   const publicJwk: Jwk = { ...publicOnly, kid: thumbprint, alg: spec.alg, use: "sig" };
   return { algorithm, privateJwk, publicJwk, thumbprint };
-}
-
-/** JWK members that only a private key has. */
-export const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"] as const;
-
-/**
- * The public half of a JWK: every private member removed.
- *
- * @example
- * ```ts
- * const publicJwk = publicJwkOf(privateJwk);
- * ```
- */
-export function publicJwkOf(jwk: Jwk): Jwk {
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(jwk)) {
-    if (!(PRIVATE_JWK_MEMBERS as readonly string[]).includes(name)) out[name] = value;
-  }
-  return out as Jwk;
 }

@@ -3,13 +3,13 @@
  *
  * @module
  */
+
+export { PRIVATE_JWK_MEMBERS, publicJwkOf } from "../worker/rfc9421/index.ts";
 export {
   AGENT_KEY_ALGORITHMS,
   type AgentKeyAlgorithm,
   type GeneratedKey,
   generateAgentKey,
-  PRIVATE_JWK_MEMBERS,
-  publicJwkOf,
 } from "./generate-key.ts";
 export { type AgentKey, loadAgentKey, type SignRequestOptions, signRequest } from "./sign-request.ts";
 export { createSignedFetch, type SignedFetchOptions } from "./signed-fetch.ts";

@@ -11,10 +11,10 @@ import {
   importSigningKey,
   type Jwk,
   jwkThumbprint,
+  publicJwkOf,
   type SigningKey,
   signMessage,
 } from "../worker/rfc9421/index.ts";
-import { publicJwkOf } from "./generate-key.ts";
 import type { SigningProfile } from "./signing-profile.ts";
 
 /** A private JWK, or one imported already with its thumbprint. */

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { publicJwkOf } from "../agent/generate-key.ts";
 import {
   createContentDigest,
   type HttpResponseMessage,
   importSigningKey,
   type Jwk,
   jwkThumbprint,
+  publicJwkOf,
   signMessage,
 } from "../worker/rfc9421/index.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { createKeyDirectoryCache, type KeyDirectoryCache } from "./discovery/index.ts";
+import { createKeyDirectoryCache, type KeyDirectoryCache, type KeyDirectoryCacheOptions } from "./discovery/index.ts";
 import type { Env } from "./env.ts";
 import { DEMO_ECHO_ORIGIN, rewriteOrigin } from "./forward.ts";
 import { type Attester, createAttester } from "./identity/attestation.ts";
@@ -52,27 +52,42 @@ async function build(env: Env): Promise<Configuration | ConfigurationError> {
     const originUrl = env.ORIGIN_URL ?? "";
     if (originUrl !== "" && originUrl !== DEMO_ECHO_ORIGIN) rewriteOrigin("https://check.invalid/", originUrl);
     const policy = parsePolicy(env.SIGNET_POLICY);
-    const pinned = new Map<string, readonly Jwk[]>();
-    for (const { agent, keys } of policy.pinned) pinned.set(agentIdentityOf(agent) as string, keys);
-    const { discovery } = policy;
-    const keys = createKeyDirectoryCache({
-      pinned,
-      allowTestKeys: policy.allowTestKeys,
-      requireDirectorySignature: discovery.requireDirectorySignature,
-      unsafeAllowLoopback: discovery.unsafeAllowLoopback,
-      timeoutMs: discovery.timeoutMs,
-      maxBytes: discovery.maxBytes,
-      maxKeys: discovery.maxKeys,
-      minTtlSeconds: discovery.minTtlSeconds,
-      maxTtlSeconds: discovery.maxTtlSeconds,
-      negativeTtlSeconds: discovery.negativeTtlSeconds,
-      unknownKeyCooldownSeconds: discovery.refetchCooldownSeconds,
-    });
+    const keys = keyCacheFor(policy);
     const attester = await attesterFor(env, originUrl);
     return { policy, keys, verify: signetMiddleware({ policy, keys }), attester, originUrl };
   } catch (err) {
     return { error: (err as Error).message };
   }
+}
+
+/**
+ * The key directory cache a policy calls for: its pinned agents, test-key switch and discovery limits.
+ *
+ * @param overrides cache options the caller sets itself (e.g. `cache: null` outside the Workers runtime)
+ *
+ * @example
+ * ```ts
+ * const keys = keyCacheFor(parsePolicy(env.SIGNET_POLICY));
+ * ```
+ */
+export function keyCacheFor(policy: Policy, overrides: KeyDirectoryCacheOptions = {}): KeyDirectoryCache {
+  const pinned = new Map<string, readonly Jwk[]>();
+  for (const { agent, keys } of policy.pinned) pinned.set(agentIdentityOf(agent) as string, keys);
+  const { discovery } = policy;
+  return createKeyDirectoryCache({
+    pinned,
+    allowTestKeys: policy.allowTestKeys,
+    requireDirectorySignature: discovery.requireDirectorySignature,
+    unsafeAllowLoopback: discovery.unsafeAllowLoopback,
+    timeoutMs: discovery.timeoutMs,
+    maxBytes: discovery.maxBytes,
+    maxKeys: discovery.maxKeys,
+    minTtlSeconds: discovery.minTtlSeconds,
+    maxTtlSeconds: discovery.maxTtlSeconds,
+    negativeTtlSeconds: discovery.negativeTtlSeconds,
+    unknownKeyCooldownSeconds: discovery.refetchCooldownSeconds,
+    ...overrides,
+  });
 }
 
 async function attesterFor(env: Env, originUrl: string): Promise<Attester> {

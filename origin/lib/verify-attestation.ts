@@ -14,6 +14,7 @@ import {
   importVerificationKey,
   type Jwk,
   jwkThumbprint,
+  privateMembersOf,
   SignatureError,
   type SignatureErrorCode,
   type SignatureOutcome,
@@ -140,7 +141,6 @@ export interface CompiledOptions {
 
 const DEFAULT_MAX_AGE = 60;
 const DEFAULT_CLOCK_SKEW = 5;
-const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"];
 const EXPIRY_CODES: ReadonlySet<SignatureErrorCode> = new Set([
   "signature_expired",
   "signature_too_old",
@@ -213,7 +213,7 @@ export function compileOptions(options: SignetVerifyOptions, where: string): Com
 
 function checkJwk(jwk: Jwk, where: string): void {
   if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) throw new TypeError(`${where} is not a JWK`);
-  if (PRIVATE_MEMBERS.some((name) => name in jwk)) {
+  if (privateMembersOf(jwk).length > 0) {
     throw new TypeError(`${where} is a private or secret key; configure Signet's public key (attester.publicJwk)`);
   }
   try {

@@ -5,9 +5,9 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
+import { keyCacheFor } from "../../worker/configuration.ts";
 import {
   type AgentReference,
-  createKeyDirectoryCache,
   findInKeySet,
   type KeyLookup,
   type KeySource,
@@ -19,7 +19,6 @@ import type { Policy } from "../../worker/policy/policy.ts";
 import { REJECTION_REASONS } from "../../worker/reasons.ts";
 import {
   type HttpRequestMessage,
-  type Jwk,
   parseComponent,
   parseHttpMessage,
   parseTargetUri,
@@ -27,7 +26,6 @@ import {
   signatureBase,
 } from "../../worker/rfc9421/index.ts";
 import { decide } from "../../worker/verification/decide.ts";
-import { agentIdentityOf } from "../../worker/verification/signature-agent.ts";
 import {
   type LabelVerdict,
   type RequestVerification,
@@ -168,7 +166,10 @@ export async function explain(
   if (message.kind !== "request") throw new CliError("explain: the input is a response; give a request");
 
   const policy = await policyFrom(values.policy, values["allow-test-keys"] === true);
-  const keys = values.jwks === undefined ? networkKeys(policy) : await fileKeys(values.jwks, policy.allowTestKeys);
+  const keys =
+    values.jwks === undefined
+      ? keyCacheFor(policy, { cache: null })
+      : await fileKeys(values.jwks, policy.allowTestKeys);
   const verification = await verifyRequest(message, { policy, keys, now: now === undefined ? undefined : () => now });
   const path = parseTargetUri(message.targetUri).path;
   const rule = matchRule(policy, message.method, path);
@@ -318,23 +319,6 @@ async function policyFrom(path: string | undefined, allowTestKeys: boolean): Pro
     }
   }
   return allowTestKeys ? { ...policy, allowTestKeys: true } : policy;
-}
-
-/** Keys from the signer's directory, fetched and vetted exactly as the Worker does (no shared cache tier). */
-function networkKeys(policy: Policy): KeySource {
-  const pinned = new Map<string, readonly Jwk[]>();
-  for (const { agent, keys } of policy.pinned) pinned.set(agentIdentityOf(agent) as string, keys);
-  const { discovery } = policy;
-  return createKeyDirectoryCache({
-    cache: null,
-    pinned,
-    allowTestKeys: policy.allowTestKeys,
-    requireDirectorySignature: discovery.requireDirectorySignature,
-    unsafeAllowLoopback: discovery.unsafeAllowLoopback,
-    timeoutMs: discovery.timeoutMs,
-    maxBytes: discovery.maxBytes,
-    maxKeys: discovery.maxKeys,
-  });
 }
 
 /** Keys from a local file: a JWK Set (or one JWK) standing in for whatever agent the signature names. */

@@ -68,7 +68,6 @@ export {
   makeKeySet,
   type ParseKeySetOptions,
   type ParseKeySetResult,
-  PRIVATE_KEY_MEMBERS,
   parseKeySet,
   type RefusedKey,
   RFC9421_TEST_KEY_THUMBPRINTS,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Jwk } from "../rfc9421/index.ts";
+import { type Jwk, privateMembersOf } from "../rfc9421/index.ts";
 import {
   applyDirectoryBinding,
   DEFAULT_DIRECTORY_CLOCK_SKEW_SECONDS,
@@ -21,7 +21,7 @@ import {
 } from "./fetch-key-set.ts";
 import { DEFAULT_MAX_TTL_SECONDS, DEFAULT_MIN_TTL_SECONDS, DEFAULT_TTL_SECONDS, keySetFreshness } from "./freshness.ts";
 import type { AgentReference, DiscoveryErrorCode, KeyLookup, KeySource } from "./key-source.ts";
-import { DEFAULT_MAX_KEYS, findInKeySet, type KeySet, PRIVATE_KEY_MEMBERS, parseKeySet } from "./parse-key-set.ts";
+import { DEFAULT_MAX_KEYS, findInKeySet, type KeySet, parseKeySet } from "./parse-key-set.ts";
 
 /** Default (and largest) time a failure is remembered before the next fetch, in seconds (PROTO-02: ≤ 5 min). */
 export const DEFAULT_NEGATIVE_TTL_SECONDS = 300;
@@ -541,7 +541,7 @@ function checkPinned(pinned: KeyDirectoryCacheOptions["pinned"]): void {
       if (typeof jwk !== "object" || jwk === null) {
         throw new TypeError(`createKeyDirectoryCache: option pinned[${url}] holds something that is not a JWK`);
       }
-      const leaked = PRIVATE_KEY_MEMBERS.find((m) => (jwk as Record<string, unknown>)[m] !== undefined);
+      const leaked = privateMembersOf(jwk)[0];
       if (leaked !== undefined) {
         throw new TypeError(`createKeyDirectoryCache: option pinned[${url}] holds a private key (member "${leaked}")`);
       }

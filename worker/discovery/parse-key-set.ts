@@ -11,6 +11,8 @@ import {
   isSignatureError,
   type Jwk,
   jwkThumbprint,
+  PRIVATE_JWK_MEMBERS,
+  privateMembersOf,
   type SignatureAlgorithm,
   type VerificationKey,
 } from "../rfc9421/index.ts";
@@ -18,12 +20,6 @@ import type { AgentReference, DiscoveryErrorCode } from "./key-source.ts";
 
 /** Default largest number of keys in one set. */
 export const DEFAULT_MAX_KEYS = 32;
-
-/**
- * Members that only a private or secret key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1; `priv` of the AKP drafts). A
- * key set that lists any of them leaks key material and is refused as a whole.
- */
-export const PRIVATE_KEY_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"] as const;
 
 /**
  * RFC 7638 thumbprints of the five published RFC 9421 Appendix B.1 test keys (B.1.1 RSA, B.1.2 RSA-PSS,
@@ -135,7 +131,7 @@ export type KeySetMatch =
  * 1. The text must be JSON (else `directory_rejected`) holding an object with a `keys` array (else
  *    `directory_invalid`). Unknown members, at the top and in keys, are ignored; so are `nbf` and `exp`, whose
  *    units differ between deployments.
- * 2. More than `maxKeys` entries, or any entry with a private member ({@link PRIVATE_KEY_MEMBERS}), refuses the
+ * 2. More than `maxKeys` entries, or any entry with a private member ({@link PRIVATE_JWK_MEMBERS}), refuses the
  *    whole set with `directory_invalid`: a publisher that leaks private keys cannot be trusted for the others.
  * 3. Each entry is then vetted alone and skipped (recorded in `refused`) when it is not an object, has no
  *    thumbprint, cannot be imported (unsupported, malformed, or weak: short RSA, small-order Ed25519), has a
@@ -190,7 +186,7 @@ export async function parseKeySet(
     };
   }
   for (const [index, entry] of entries.entries()) {
-    const leaked = isObject(entry) ? PRIVATE_KEY_MEMBERS.find((m) => entry[m] !== undefined) : undefined;
+    const leaked = isObject(entry) ? privateMembersOf(entry)[0] : undefined;
     if (leaked !== undefined) {
       return {
         ok: false,

@@ -20,6 +20,7 @@ import {
   type Jwk,
   jwkThumbprint,
   parseStrictDictionary,
+  publicJwkOf,
   type SignatureAlgorithm,
   type SigningKey,
   signMessage,
@@ -158,7 +159,6 @@ export interface Attester {
   attest(request: Request, identity: VerifiedAgent | undefined, monitor?: string): Promise<Request>;
 }
 
-const PRIVATE_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"]);
 const NONCE_BYTES = 32;
 
 /**
@@ -237,11 +237,7 @@ export async function createAttester(options: AttesterOptions): Promise<Attester
 }
 
 function publicHalf(jwk: Jwk, keyid: string, algorithm: SignatureAlgorithm): Jwk {
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(jwk)) {
-    if (PRIVATE_MEMBERS.has(name) || name === "key_ops" || name === "ext") continue;
-    out[name] = value;
-  }
+  const { key_ops: _ops, ext: _ext, ...out } = publicJwkOf(jwk);
   return Object.freeze({ ...out, kid: keyid, alg: algorithmSpec(algorithm).jwsAlg, use: "sig" });
 }
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isSignatureAlgorithm, type Jwk, type SignatureAlgorithm } from "../rfc9421/index.ts";
+import { isSignatureAlgorithm, type Jwk, privateMembersOf, type SignatureAlgorithm } from "../rfc9421/index.ts";
 import { agentIdentityOf } from "../verification/signature-agent.ts";
 import {
   DEFAULT_POLICY,
@@ -152,9 +152,8 @@ function pinned(value: unknown): PinnedAgent[] {
     const list = array(keys, field).map((k, i) => {
       const jwk = object(k, `${field}[${i}]`);
       if (typeof jwk.kty !== "string") throw new PolicyError(`${field}[${i}]`, 'a JWK needs "kty"');
-      for (const secret of ["d", "p", "q", "dp", "dq", "qi", "k"]) {
-        if (secret in jwk) throw new PolicyError(`${field}[${i}].${secret}`, "pinned keys must be public keys");
-      }
+      const secret = privateMembersOf(jwk)[0];
+      if (secret !== undefined) throw new PolicyError(`${field}[${i}].${secret}`, "pinned keys must be public keys");
       return jwk as Jwk;
     });
     if (list.length === 0) throw new PolicyError(field, "must list at least one key");

@@ -45,6 +45,9 @@ export {
   type Jwk,
   MIN_HMAC_BYTES,
   MIN_RSA_BITS,
+  PRIVATE_JWK_MEMBERS,
+  privateMembersOf,
+  publicJwkOf,
   type SigningKey,
   type VerificationKey,
 } from "./key.ts";

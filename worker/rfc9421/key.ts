@@ -74,7 +74,38 @@ export const MIN_RSA_BITS = 2048;
 /** HMAC keys shorter than the SHA-256 output are refused. */
 export const MIN_HMAC_BYTES = 32;
 
-const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
+/** JWK members that only private or secret keys have (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2; `priv`). */
+export const PRIVATE_JWK_MEMBERS = Object.freeze(["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"] as const);
+
+/**
+ * The private members a JWK actually carries (a member present with the value `undefined`, as some runtimes'
+ * `exportKey` leave on public keys, does not count).
+ *
+ * @example
+ * ```ts
+ * privateMembersOf({ kty: "OKP", crv: "Ed25519", x: "...", d: "..." }); // ["d"]
+ * ```
+ */
+export function privateMembersOf(jwk: object): string[] {
+  const record = jwk as Record<string, unknown>;
+  return PRIVATE_JWK_MEMBERS.filter((name) => record[name] !== undefined);
+}
+
+/**
+ * The public half of a JWK: every private member and every `undefined` member removed.
+ *
+ * @example
+ * ```ts
+ * const publicJwk = publicJwkOf(privateJwk);
+ * ```
+ */
+export function publicJwkOf(jwk: Jwk): Jwk {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(jwk)) {
+    if (value !== undefined && !(PRIVATE_JWK_MEMBERS as readonly string[]).includes(name)) out[name] = value;
+  }
+  return out as Jwk;
+}
 
 /**
  * The algorithm a JWK is for, from `options.algorithm`, the JWK's `alg`, and its key type, refusing any
@@ -192,14 +223,10 @@ export async function importSigningKey(jwk: Jwk, options: ImportKeyOptions = {})
   };
 }
 
+/** The members WebCrypto imports for verification: the public key without usage hints it might refuse. */
 function publicMembers(jwk: Jwk): Jwk {
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(jwk)) {
-    if ((PRIVATE_MEMBERS as readonly string[]).includes(name)) continue;
-    if (name === "key_ops" || name === "use" || name === "alg" || name === "ext") continue;
-    out[name] = value;
-  }
-  return out;
+  const { key_ops: _ops, use: _use, alg: _alg, ext: _ext, ...material } = publicJwkOf(jwk);
+  return material;
 }
 
 function checkKeyUse(jwk: Jwk, op: "sign" | "verify"): void {

@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { generateAgentKey } from "../../../agent/index.ts";
-import {
-  findInKeySet,
-  PRIVATE_KEY_MEMBERS,
-  parseKeySet,
-  RFC9421_TEST_KEY_THUMBPRINTS,
-} from "../../../worker/discovery/index.ts";
-import { importSigningKey, type Jwk, jwkThumbprint } from "../../../worker/rfc9421/index.ts";
+import { findInKeySet, parseKeySet, RFC9421_TEST_KEY_THUMBPRINTS } from "../../../worker/discovery/index.ts";
+import { importSigningKey, type Jwk, jwkThumbprint, PRIVATE_JWK_MEMBERS } from "../../../worker/rfc9421/index.ts";
 import weakVectors from "../../vectors/ed25519-weak-keys.json";
 import rfcKeyFile from "../../vectors/rfc9421-keys.json";
 
@@ -58,7 +53,7 @@ describe("parseKeySet: the whole set", () => {
     }
   });
 
-  it.each(PRIVATE_KEY_MEMBERS)("refuses the whole set when any key carries the private member %s", async (member) => {
+  it.each(PRIVATE_JWK_MEMBERS)("refuses the whole set when any key carries the private member %s", async (member) => {
     const result = await parseKeySet({ keys: [a.publicJwk, { ...b.publicJwk, [member]: "AAAA" }] });
     expect(result).toMatchObject({ ok: false, code: "directory_invalid" });
     expect(!result.ok && result.message).toContain(`"${member}"`);
