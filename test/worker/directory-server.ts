@@ -16,6 +16,16 @@
  * - `declared=1`: `huge` sends a `Content-Length` of 1 GiB instead of chunked encoding
  * - `sigttl`: seconds the directory response signatures of `valid` stay valid (default one day)
  *
+ * A path segment `name=value` after the token sets the query parameter `name` when the query does not: key set
+ * URLs taken from a `Signature-Agent` member lose their query, so the gateway tests put the parameters in the path
+ * (`/s/status/<token>/code=404/keys.json`).
+ *
+ * The root well-known URL `/.well-known/http-message-signatures-directory` serves the `valid` directory, so that an
+ * origin member `http://127.0.0.1:<port>` (or `http://localhost:<port>`) resolves. It is shared by every test that
+ * uses it: count on it only for requests whose host nobody else uses.
+ *
+ * `closedUrl` is the origin of a port that was bound and released at setup, so nothing listens there.
+ *
  * @module
  */
 
@@ -45,6 +55,8 @@ export interface DirectoryServerInfo {
   readonly weakThumbprint: string;
   /** Thumbprint of the RFC 9421 Ed25519 test key listed by `test-keys`. */
   readonly testKeyThumbprint: string;
+  /** `http://127.0.0.1:<port>` where nothing listens (a connection there is refused). */
+  readonly closedUrl: string;
 }
 
 declare module "vitest" {
@@ -63,6 +75,7 @@ interface PathStats {
 }
 
 const GIB = 1024 ** 3;
+const ROOT_DIRECTORY_PATH = "/.well-known/http-message-signatures-directory";
 const WEAK_X = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; // the identity point (order 1)
 
 /**
@@ -104,12 +117,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
       response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statsFor(path)));
       return;
     }
+    const rootDirectory = url.pathname === ROOT_DIRECTORY_PATH;
     const match = /^\/s\/([a-z-]+)\/[^/]+/.exec(url.pathname);
-    if (match === null) {
+    if (match === null && !rootDirectory) {
       response.writeHead(404, { "content-type": "text/plain" }).end("no such scenario");
       return;
     }
-    const scenario = match[1] as string;
+    const scenario = match === null ? "valid" : (match[1] as string);
+    for (const segment of url.pathname.split("/").slice(4)) {
+      const eq = segment.indexOf("=");
+      if (eq <= 0) continue;
+      const name = decodeURIComponent(segment.slice(0, eq));
+      if (!url.searchParams.has(name)) url.searchParams.set(name, decodeURIComponent(segment.slice(eq + 1)));
+    }
     const stat = statsFor(url.pathname);
     stat.count += 1;
     const nth = stat.count;
@@ -310,6 +330,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  const closedPort = await releasedPort();
   const served = (key: GeneratedKey): ServedKey => ({
     thumbprint: key.thumbprint,
     publicJwk: key.publicJwk,
@@ -321,10 +342,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
     b: served(b),
     weakThumbprint: await jwkThumbprint(weakJwk),
     testKeyThumbprint: await jwkThumbprint(testPublic),
+    closedUrl: `http://127.0.0.1:${closedPort}`,
   });
   return () =>
     new Promise<void>((resolve, reject) => {
       for (const socket of sockets) socket.destroy();
       server.close((error) => (error ? reject(error) : resolve()));
     });
+}
+
+/** A port that was just bound on 127.0.0.1 and released again, so that connecting to it is refused. */
+async function releasedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => probe.close((error) => (error ? reject(error) : resolve())));
+  return port;
 }

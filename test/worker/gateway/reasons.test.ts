@@ -1,0 +1,196 @@
+/**
+ * Every reason code the edge can give, each triggered through the whole Worker and answered with its status, an
+ * `application/problem+json` body (`type`, `title`, `reason`, and `signature_error` / `discovery_error` where they
+ * apply) and, on 401s, the `Accept-Signature` challenge. The last test fails when a reason is added to
+ * `worker/reasons.ts` without a test here.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type GeneratedKey, generateAgentKey } from "../../../agent/index.ts";
+import { REJECTION_REASON_CODES, type RejectionReason } from "../../../worker/reasons.ts";
+import { parseAcceptSignature } from "../../../worker/rfc9421/index.ts";
+import {
+  attestationKey,
+  directory,
+  expectProblem,
+  gatewayEnv,
+  identityOf,
+  keySetUrl,
+  type Problem,
+  send,
+  signed,
+} from "./gateway.ts";
+
+const AGENT = "https://reasons-agent.example";
+const MEMBER = "https://reasons-member.example";
+const BANNED = "https://reasons-banned.example";
+
+let agentKey: GeneratedKey;
+let memberKey: GeneratedKey;
+let bannedKey: GeneratedKey;
+let env: ReturnType<typeof gatewayEnv>;
+
+const triggered = new Set<RejectionReason>();
+
+/** {@link expectProblem}, recording the reason as covered. */
+async function refused(response: Response, reason: RejectionReason, members: Partial<Problem> = {}) {
+  const body = await expectProblem(response, reason, members);
+  triggered.add(reason);
+  return body;
+}
+
+beforeAll(async () => {
+  [agentKey, memberKey, bannedKey] = await Promise.all([generateAgentKey(), generateAgentKey(), generateAgentKey()]);
+  env = gatewayEnv({
+    rules: [
+      { path: "/agents/*", require: "verified-agent" },
+      { path: "/members/*", require: "verified-agent", allow: [MEMBER] },
+    ],
+    deny: [BANNED],
+    pinned: { [AGENT]: [agentKey.publicJwk], [MEMBER]: [memberKey.publicJwk], [BANNED]: [bannedKey.publicJwk] },
+    discovery: { unsafeAllowLoopback: true },
+  });
+});
+
+describe("400: the request's signature fields are unusable", () => {
+  it("malformed_signature_fields: Signature-Input that is not a Structured Field", async () => {
+    const response = await send(
+      new Request("https://signet.example/agents/a", {
+        headers: { "signature-input": "sig1=(((", signature: "sig1=:AAAA:" },
+      }),
+      env,
+    );
+    const body = await refused(response, "malformed_signature_fields", { instance: "/agents/a" });
+    expect(body.signature_error).toBe("malformed_signature_input");
+  });
+
+  it("malformed_signature_fields: also on a route that requires nothing (the attestation cannot sit beside it)", async () => {
+    const response = await send(
+      new Request("https://signet.example/open", { headers: { "signature-input": "sig1=(((" } }),
+      env,
+    );
+    const body = await refused(response, "malformed_signature_fields");
+    expect(body.detail).toMatch(/Signature-Input/);
+  });
+
+  it("malformed_signature_agent: a covered Signature-Agent that is not a Structured Field", async () => {
+    const request = await signed("https://signet.example/agents/a", { key: agentKey.privateJwk, agent: AGENT });
+    request.headers.set("signature-agent", 'sig1="https://reasons-agent.example');
+    const body = await refused(await send(request, env), "malformed_signature_agent");
+    expect(body.signature_error).toBe("malformed_signature_agent");
+  });
+});
+
+describe("401: the request is not signed as the route requires", () => {
+  it("signature_required: no signature on a verified-agent route, with a challenge that says what to sign", async () => {
+    const response = await send(new Request("https://signet.example/agents/a"), env);
+    const challenge = response.headers.get("accept-signature") ?? "";
+    const body = await refused(response, "signature_required");
+    expect(body.signature_error).toBeUndefined();
+    const [wanted] = parseAcceptSignature(challenge);
+    expect(wanted?.components).toEqual(['"@method"', '"@authority"', '"@path"', '"signature-agent";key="sig1"']);
+    expect(wanted?.params).toMatchObject({ tag: "web-bot-auth" });
+  });
+
+  it("signature_invalid: a signature over another path", async () => {
+    const request = await signed("https://signet.example/agents/a", { key: agentKey.privateJwk, agent: AGENT });
+    const moved = new Request("https://signet.example/agents/b", request);
+    const body = await refused(await send(moved, env), "signature_invalid", {
+      signature_error: "invalid_signature",
+      label: "sig1",
+    });
+    expect(body.discovery_error).toBeUndefined();
+  });
+
+  it("signature_expired: expires long past", async () => {
+    const created = Math.floor(Date.now() / 1000) - 7200;
+    const request = await signed("https://signet.example/agents/a", {
+      key: agentKey.privateJwk,
+      agent: AGENT,
+      created,
+      validity: 60,
+    });
+    await refused(await send(request, env), "signature_expired", { signature_error: "signature_expired" });
+  });
+
+  it("signature_from_future: created an hour ahead (skew 60 s)", async () => {
+    const created = Math.floor(Date.now() / 1000) + 3600;
+    const request = await signed("https://signet.example/agents/a", {
+      key: agentKey.privateJwk,
+      agent: AGENT,
+      created,
+    });
+    await refused(await send(request, env), "signature_from_future", { signature_error: "created_in_future" });
+  });
+
+  it("agent_unverified: the agent's key directory answers 404 (discovery_error)", async () => {
+    const { url } = keySetUrl("nope");
+    const request = await signed("https://signet.example/agents/a", { key: agentKey.privateJwk, agent: url });
+    const body = await refused(await send(request, env), "agent_unverified", { discovery_error: "directory_rejected" });
+    expect(body.signature_error).toBeUndefined();
+    expect(body.detail).toContain("404");
+  });
+
+  it("agent_unverified: no Signature-Agent at all (signature_error)", async () => {
+    const request = await signed("https://signet.example/agents/a", { key: agentKey.privateJwk });
+    const body = await refused(await send(request, env), "agent_unverified", {
+      signature_error: "missing_signature_agent",
+    });
+    expect(body.discovery_error).toBeUndefined();
+  });
+});
+
+describe("403: the agent verified and the lists refuse it", () => {
+  it("agent_not_allowed: a verified agent outside the route's allow list", async () => {
+    const request = await signed("https://signet.example/members/a", { key: agentKey.privateJwk, agent: AGENT });
+    const body = await refused(await send(request, env), "agent_not_allowed", { agent: identityOf(AGENT) });
+    expect(blamesNoSignature(body)).toBe(true);
+  });
+
+  it("agent_denied: a verified agent on the deny list", async () => {
+    const request = await signed("https://signet.example/agents/a", { key: bannedKey.privateJwk, agent: BANNED });
+    const body = await refused(await send(request, env), "agent_denied", { agent: identityOf(BANNED), label: "sig1" });
+    expect(blamesNoSignature(body)).toBe(true);
+  });
+});
+
+/** 403 bodies name the agent and carry no signature or discovery code: the signature was fine. */
+function blamesNoSignature(body: Problem): boolean {
+  return body.signature_error === undefined && body.discovery_error === undefined;
+}
+
+describe("502 and 503: Signet or the origin cannot serve", () => {
+  let logged: ReturnType<typeof vi.spyOn>;
+  beforeAll(() => {
+    logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  });
+  afterAll(() => {
+    logged.mockRestore();
+  });
+
+  it("misconfigured: SIGNET_POLICY that is not JSON refuses everything, even what no rule covers", async () => {
+    const broken = { ...env, SIGNET_POLICY: "{" };
+    const body = await refused(await send(new Request("https://signet.example/open"), broken), "misconfigured");
+    expect(body.detail).not.toContain("SIGNET_POLICY"); // the cause is logged, not told to clients
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining("SIGNET_POLICY"));
+  });
+
+  it("misconfigured: a real origin without SIGNET_ATTESTATION_KEY", async () => {
+    const unkeyed = { ...env, ORIGIN_URL: "https://origin.example" };
+    await refused(await send(new Request("https://signet.example/open"), unkeyed), "misconfigured");
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining("SIGNET_ATTESTATION_KEY"));
+  });
+
+  it("origin_unreachable: ORIGIN_URL on a local port where nothing listens", async () => {
+    const { secret } = await attestationKey();
+    const closed = { ...env, ORIGIN_URL: directory.closedUrl, SIGNET_ATTESTATION_KEY: secret };
+    const request = await signed("https://signet.example/agents/a", { key: agentKey.privateJwk, agent: AGENT });
+    const body = await refused(await send(request, closed), "origin_unreachable");
+    expect(body.detail).toBe("the origin could not be reached");
+  });
+});
+
+describe("coverage", () => {
+  it("every reason code of worker/reasons.ts was triggered above", () => {
+    expect([...triggered].sort()).toEqual([...REJECTION_REASON_CODES].sort());
+  });
+});
