@@ -30,7 +30,7 @@ export interface ConfigurationError {
   readonly error: string;
 }
 
-let cached: { key: string; value: Promise<Configuration | ConfigurationError> } | undefined;
+let cached: { key: string; store: unknown; value: Promise<Configuration | ConfigurationError> } | undefined;
 
 /**
  * The configuration for this environment, built on first use and reused while the environment is the same.
@@ -43,7 +43,9 @@ let cached: { key: string; value: Promise<Configuration | ConfigurationError> } 
  */
 export function configurationFor(env: Env): Promise<Configuration | ConfigurationError> {
   const key = JSON.stringify([env.ORIGIN_URL, env.SIGNET_POLICY ?? "", env.SIGNET_ATTESTATION_KEY ?? ""]);
-  if (cached?.key !== key) cached = { key, value: build(env) };
+  if (cached?.key !== key || cached.store !== env.REPLAY_STORE) {
+    cached = { key, store: env.REPLAY_STORE, value: build(env) };
+  }
   return cached.value;
 }
 
@@ -54,7 +56,12 @@ async function build(env: Env): Promise<Configuration | ConfigurationError> {
     const policy = parsePolicy(env.SIGNET_POLICY);
     const keys = keyCacheFor(policy);
     const attester = await attesterFor(env, originUrl);
-    return { policy, keys, verify: signetMiddleware({ policy, keys }), attester, originUrl };
+    const verify = signetMiddleware<{ Bindings: Env; Variables: SignetVariables }>({
+      policy,
+      keys,
+      replayStore: env.REPLAY_STORE,
+    });
+    return { policy, keys, verify, attester, originUrl };
   } catch (err) {
     return { error: (err as Error).message };
   }

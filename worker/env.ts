@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { ReplayStoreNamespace } from "./replay/claim-signature.ts";
+
 /**
  * The environment of the Signet Worker (`vars`, secrets and bindings from `wrangler.toml`).
  *
@@ -36,4 +38,6 @@ export interface Env {
    * Required in production; with the demo origin an ephemeral key is made when it is missing.
    */
   readonly SIGNET_ATTESTATION_KEY?: string | undefined;
+  /** The replay store: a SQLite-backed Durable Object namespace of `ReplayStore` shards. */
+  readonly REPLAY_STORE?: ReplayStoreNamespace | undefined;
 }

@@ -71,3 +71,4 @@ function monitorValue(rejection: Rejection): string {
 }
 
 export default app;
+export { ReplayStore } from "./replay/replay-store.ts";

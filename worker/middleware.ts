@@ -9,11 +9,12 @@ import type { KeySource } from "./discovery/key-source.ts";
 import type { VerifiedAgent } from "./identity/verified-agent.ts";
 import { matchRule } from "./policy/match-rule.ts";
 import { parsePolicy } from "./policy/parse-policy.ts";
-import type { Policy } from "./policy/policy.ts";
+import type { Policy, Rule } from "./policy/policy.ts";
 import { problemResponse, type Rejection } from "./problem-response.ts";
+import { claimSignature, type ReplayStoreNamespace } from "./replay/claim-signature.ts";
 import { requestFromFetch } from "./rfc9421/index.ts";
-import { type Decision, decide } from "./verification/decide.ts";
-import { type RequestVerification, verifyRequest } from "./verification/verify-request.ts";
+import { type Decision, decide, WEB_BOT_AUTH_ACCEPT_SIGNATURE } from "./verification/decide.ts";
+import { type LabelVerdict, type RequestVerification, verifyRequest } from "./verification/verify-request.ts";
 
 /** What the middleware hands on with `c.set`. */
 export interface SignetVariables {
@@ -31,6 +32,11 @@ export interface SignetMiddlewareOptions {
   readonly policy: Policy | string;
   /** Where keys come from (a key directory cache, or pinned keys only). */
   readonly keys: KeySource;
+  /**
+   * The replay store (the `REPLAY_STORE` Durable Object namespace). Without it, routes that enforce replay
+   * protection treat the store as unavailable: they fail closed unless their rule says `replayStoreFailure: "open"`.
+   */
+  readonly replayStore?: ReplayStoreNamespace | undefined;
   /** Current time in Unix seconds. */
   readonly now?: (() => number) | undefined;
 }
@@ -54,13 +60,19 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
 ): MiddlewareHandler<E> {
   const policy = typeof options.policy === "string" ? parsePolicy(options.policy) : options.policy;
   if (typeof options.keys?.findKey !== "function") throw new TypeError("signetMiddleware: keys must be a KeySource");
-  const { keys, now } = options;
+  const { keys, now, replayStore } = options;
   return async (c, next) => {
     const request = c.req.raw;
     const url = new URL(request.url);
     const rule = matchRule(policy, request.method, url.pathname);
     const verification = await verifyRequest(requestFromFetch(request), { policy, keys, now });
-    const decision: Decision = decide(verification, rule, policy);
+    const credentials = ["authorization", ...(rule.credentialHeaders ?? [])].filter((name) =>
+      request.headers.has(name),
+    );
+    let decision: Decision = decide(verification, rule, policy, { credentials });
+    if (decision.action === "forward" && decision.identity !== undefined && decision.verdict !== undefined) {
+      decision = await checkReplay(decision, rule, policy, replayStore, now);
+    }
     c.set("signetVerification", verification);
     c.set("signetMonitor", null);
     if (decision.action === "reject") {
@@ -72,5 +84,64 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     }
     await next();
     return undefined;
+  };
+}
+
+/**
+ * The replay check of an accepted signature (per the rule): first use passes, marked `replay=checked`; a replay
+ * is refused; an unreachable store refuses with 503 unless the rule fails open, marked `replay=unchecked`.
+ */
+async function checkReplay(
+  decision: Extract<Decision, { action: "forward" }>,
+  rule: Rule,
+  policy: Policy,
+  store: ReplayStoreNamespace | undefined,
+  now: (() => number) | undefined,
+): Promise<Decision> {
+  const identity = decision.identity as VerifiedAgent;
+  const verdict = decision.verdict as LabelVerdict;
+  const mark = (replay: string): Decision => ({
+    ...decision,
+    identity: { ...identity, extra: { ...identity.extra, replay } },
+  });
+  if ((rule.replay ?? (rule.require === "none" ? "off" : "enforce")) === "off") return mark("off");
+  const result =
+    store === undefined || verdict.signature === undefined
+      ? "unavailable"
+      : await claimSignature(
+          store,
+          {
+            keyid: verdict.keyid,
+            nonce: verdict.params?.nonce,
+            signature: verdict.signature,
+            created: verdict.params?.created,
+            expires: verdict.params?.expires,
+          },
+          {
+            shards: policy.replay.shards,
+            previousShards: policy.replay.previousShards,
+            timeoutMs: policy.replay.timeoutMs,
+            clockSkew: policy.freshness.clockSkew,
+            maxAge: policy.freshness.maxAge,
+            now: now ? now() : Math.floor(Date.now() / 1000),
+          },
+        );
+  if (result === "first-use") return mark("checked");
+  if (result === "replayed") {
+    return {
+      action: "reject",
+      rejection: {
+        reason: "signature_replayed",
+        detail: `signature "${verdict.label}" was already used; sign the request again with a fresh nonce`,
+        label: verdict.label,
+        agent: identity.agent,
+        acceptSignature: WEB_BOT_AUTH_ACCEPT_SIGNATURE,
+      },
+    };
+  }
+  if (rule.replayStoreFailure === "open") return mark("unchecked");
+  return {
+    action: "reject",
+    rejection: { reason: "replay_store_unavailable", detail: "the replay store could not be reached; try again" },
   };
 }

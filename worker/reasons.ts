@@ -20,10 +20,16 @@ export const REJECTION_REASONS = {
   signature_from_future: { status: 401, title: "The request signature was created in the future" },
   /** The signer's keys could not be had, so the signature could not be judged (`discovery_error` says why). */
   agent_unverified: { status: 401, title: "The signing agent's keys could not be verified" },
+  /** The signature was already used (same keyid and nonce, or the same signature bytes) while still valid. */
+  signature_replayed: { status: 401, title: "The request signature was already used" },
+  /** A bearer credential was presented without a verified signature that covers it. */
+  bearer_without_proof: { status: 401, title: "A bearer credential needs a signature that covers it" },
   /** The agent verified, and the route allows only listed agents. */
   agent_not_allowed: { status: 403, title: "This agent is not allowed here" },
   /** The agent verified and is on a deny list. */
   agent_denied: { status: 403, title: "This agent is denied" },
+  /** The replay store could not be reached, and the route fails closed. */
+  replay_store_unavailable: { status: 503, title: "Replay protection is unavailable" },
   /** Signet's own configuration is unusable; it refuses everything rather than guess. */
   misconfigured: { status: 503, title: "The gateway is misconfigured" },
   /** The origin could not be reached. */

@@ -102,3 +102,44 @@ describe("rules and lists", () => {
     expect(judgeAgent(policy, api, `https://evil.example${DIRECTORY}`)).toBe("denied");
   });
 });
+
+describe("replay and bearer settings", () => {
+  it("reads per-rule replay, nonce, failure and bearer settings and the store layout", () => {
+    const policy = parsePolicy(
+      JSON.stringify({
+        rules: [
+          {
+            path: "/api/*",
+            require: "signature",
+            replay: "enforce",
+            nonce: "required",
+            replayStoreFailure: "open",
+            bearer: "require-proof",
+            credentialHeaders: ["x-api-key"],
+          },
+        ],
+        replay: { shards: 128, previousShards: 64, timeoutMs: 500 },
+      }),
+    );
+    expect(policy.rules[0]).toMatchObject({
+      replay: "enforce",
+      nonce: "required",
+      replayStoreFailure: "open",
+      bearer: "require-proof",
+      credentialHeaders: ["x-api-key"],
+    });
+    expect(policy.replay).toEqual({ shards: 128, previousShards: 64, timeoutMs: 500 });
+    expect(DEFAULT_POLICY.replay).toEqual({ shards: 64, timeoutMs: 2000 });
+  });
+
+  it.each([
+    ['{"rules":[{"path":"/a","require":"none","replay":"maybe"}]}', "rules[0].replay"],
+    ['{"rules":[{"path":"/a","require":"none","nonce":"always"}]}', "rules[0].nonce"],
+    ['{"rules":[{"path":"/a","require":"none","bearer":"deny"}]}', "rules[0].bearer"],
+    ['{"rules":[{"path":"/a","require":"none","credentialHeaders":["X-Api-Key"]}]}', "rules[0].credentialHeaders[0]"],
+    ['{"replay":{"shards":0}}', "replay.shards"],
+    ['{"replay":{"shards":64,"previousShards":64}}', "replay.previousShards"],
+  ])("refuses %s naming %s", (text, field) => {
+    expect(() => parsePolicy(text)).toThrow(expect.objectContaining({ field }));
+  });
+});

@@ -58,6 +58,7 @@ export function parsePolicy(text: string | undefined): Policy {
     "discovery",
     "pinned",
     "allowTestKeys",
+    "replay",
   ]);
   const mode = oneOf(root.mode ?? DEFAULT_POLICY.mode, "mode", ["enforce", "monitor"] as const);
   const rules = array(root.rules ?? [], "rules").map((r, i) => rule(r, `rules[${i}]`));
@@ -78,12 +79,38 @@ export function parsePolicy(text: string | undefined): Policy {
     discovery: discovery(root.discovery ?? {}),
     pinned: pinned(root.pinned ?? {}),
     allowTestKeys: bool(root.allowTestKeys ?? false, "allowTestKeys"),
+    replay: replay(root.replay ?? {}),
+  };
+}
+
+function replay(value: unknown): Policy["replay"] {
+  const o = object(value, "replay");
+  known(o, "replay", ["shards", "previousShards", "timeoutMs"]);
+  const shards = seconds(o.shards ?? DEFAULT_POLICY.replay.shards, "replay.shards", 1, 4096);
+  const previousShards =
+    o.previousShards === undefined ? undefined : seconds(o.previousShards, "replay.previousShards", 1, 4096);
+  if (previousShards === shards) throw new PolicyError("replay.previousShards", "must differ from replay.shards");
+  return {
+    shards,
+    previousShards,
+    timeoutMs: seconds(o.timeoutMs ?? DEFAULT_POLICY.replay.timeoutMs, "replay.timeoutMs", 50, 30_000),
   };
 }
 
 function rule(value: unknown, field: string): Rule {
   const r = object(value, field);
-  known(r, field, ["path", "methods", "require", "allow", "deny"]);
+  known(r, field, [
+    "path",
+    "methods",
+    "require",
+    "allow",
+    "deny",
+    "replay",
+    "nonce",
+    "replayStoreFailure",
+    "bearer",
+    "credentialHeaders",
+  ]);
   const path = string(r.path, `${field}.path`);
   if (!(path === "*" || /^\/[^*]*(\*)?$/.test(path))) {
     throw new PolicyError(`${field}.path`, `"${path}" must be "*", "/exact" or "/prefix/*"`);
@@ -102,6 +129,24 @@ function rule(value: unknown, field: string): Rule {
     require: oneOf(r.require, `${field}.require`, REQUIREMENTS) as Requirement,
     allow: r.allow === undefined ? undefined : agents(r.allow, `${field}.allow`),
     deny: r.deny === undefined ? undefined : agents(r.deny, `${field}.deny`),
+    replay: r.replay === undefined ? undefined : oneOf(r.replay, `${field}.replay`, ["enforce", "off"] as const),
+    nonce: r.nonce === undefined ? undefined : oneOf(r.nonce, `${field}.nonce`, ["required", "optional"] as const),
+    replayStoreFailure:
+      r.replayStoreFailure === undefined
+        ? undefined
+        : oneOf(r.replayStoreFailure, `${field}.replayStoreFailure`, ["closed", "open"] as const),
+    bearer:
+      r.bearer === undefined ? undefined : oneOf(r.bearer, `${field}.bearer`, ["require-proof", "allow"] as const),
+    credentialHeaders:
+      r.credentialHeaders === undefined
+        ? undefined
+        : array(r.credentialHeaders, `${field}.credentialHeaders`).map((h, i) => {
+            const name = string(h, `${field}.credentialHeaders[${i}]`);
+            if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) {
+              throw new PolicyError(`${field}.credentialHeaders[${i}]`, "must be a lower-case header name");
+            }
+            return name;
+          }),
   };
 }
 

@@ -30,6 +30,32 @@ export interface Rule {
   readonly allow?: readonly string[] | undefined;
   /** Agents refused on this route (in addition to the policy's `deny`). */
   readonly deny?: readonly string[] | undefined;
+  /**
+   * `enforce`: a signature is accepted once, ever (until it expires); `off`: no replay check. Default `enforce`
+   * where the rule requires a signature, `off` on `none` routes.
+   */
+  readonly replay?: "enforce" | "off" | undefined;
+  /** `required`: only signatures with a `nonce` count. Default `optional`. */
+  readonly nonce?: "required" | "optional" | undefined;
+  /** When the replay store cannot answer: `closed` (503, the default) or `open` (forward, marked unchecked). */
+  readonly replayStoreFailure?: "closed" | "open" | undefined;
+  /**
+   * `require-proof`: a request presenting a bearer credential (`Authorization`, or a header in
+   * `credentialHeaders`) needs a verified signature covering it. `allow` (default): no such requirement.
+   */
+  readonly bearer?: "require-proof" | "allow" | undefined;
+  /** Lower-case names of further headers that carry credentials (API keys), for `bearer`. */
+  readonly credentialHeaders?: readonly string[] | undefined;
+}
+
+/** The replay store layout. */
+export interface ReplayPolicy {
+  /** Shards of the replay store (Durable Objects); fixed, see the README before changing it. Default 64. */
+  readonly shards: number;
+  /** During a change of `shards`: the previous count, claimed in as well until its records have expired. */
+  readonly previousShards?: number | undefined;
+  /** Milliseconds to wait for the store before it counts as unavailable. Default 2000. */
+  readonly timeoutMs: number;
 }
 
 /** Limits on how old and how long-lived signatures may be. */
@@ -78,6 +104,7 @@ export interface Policy {
   readonly pinned: readonly PinnedAgent[];
   /** Accept the published RFC 9421 test keys. Default false; only for tests and demos. */
   readonly allowTestKeys: boolean;
+  readonly replay: ReplayPolicy;
 }
 
 /** The defaults every omitted field takes. */
@@ -101,4 +128,5 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   },
   pinned: [],
   allowTestKeys: false,
+  replay: { shards: 64, timeoutMs: 2000 },
 }) as Policy;

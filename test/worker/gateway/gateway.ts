@@ -1,3 +1,4 @@
+import { env as workerEnv } from "cloudflare:workers";
 /**
  * Helpers for the end-to-end tests of the whole Signet Worker (`worker/index.ts`): environments built from a
  * policy object, signed requests in every `Signature-Agent` form (http loopback agents included, which
@@ -19,6 +20,7 @@ import { parseVerifiedAgent, type VerifiedAgent } from "../../../worker/identity
 import app from "../../../worker/index.ts";
 import { problemType, REJECTION_REASONS, type RejectionReason } from "../../../worker/reasons.ts";
 import type { Jwk } from "../../../worker/rfc9421/index.ts";
+import { parseAcceptSignature } from "../../../worker/rfc9421/index.ts";
 import { WEB_BOT_AUTH_ACCEPT_SIGNATURE } from "../../../worker/verification/decide.ts";
 
 /** The local key directory server (see `test/worker/directory-server.ts`). */
@@ -66,6 +68,8 @@ export function gatewayEnv(policy: object, options: { origin?: string; attestati
     ORIGIN_URL: options.origin ?? "demo:echo",
     SIGNET_POLICY: JSON.stringify(policy),
     SIGNET_ATTESTATION_KEY: options.attestationKey,
+    // The real replay store of this test run (storage is isolated per test file).
+    REPLAY_STORE: workerEnv.REPLAY_STORE,
   };
 }
 
@@ -91,6 +95,8 @@ export interface SignOptions {
   readonly validity?: number | undefined;
   /** The `keyid` parameter. Default: the key's thumbprint. */
   readonly keyid?: string | undefined;
+  /** The `nonce` parameter; `null` for none. Default: a random UUID. */
+  readonly nonce?: string | null | undefined;
   /** More components to cover, after the profile's own. */
   readonly cover?: readonly string[] | undefined;
   /** Cover `authorization` when the request has one. Default true. */
@@ -137,7 +143,7 @@ export async function signed(url: string, options: SignOptions): Promise<Request
           created: context.now,
           expires: context.now + (options.validity ?? 300),
           keyid: options.keyid ?? context.thumbprint,
-          nonce: crypto.randomUUID(),
+          nonce: options.nonce === null ? undefined : (options.nonce ?? crypto.randomUUID()),
           tag: "web-bot-auth",
         },
       };
@@ -184,7 +190,14 @@ export async function expectProblem(
   expect(response.headers.get("cache-control")).toBe("no-store");
   const body = JSON.parse(text) as Problem;
   expect(body).toMatchObject({ type: problemType(reason), reason, status, title, ...members });
-  if (status === 401) expect(response.headers.get("accept-signature")).toBe(WEB_BOT_AUTH_ACCEPT_SIGNATURE);
+  // Every 401 asks for a Web Bot Auth signature over at least the usual components; a bearer credential
+  // without proof adds the credential header, a route that requires a nonce adds `nonce`.
+  if (status === 401) {
+    const [wanted, ...more] = parseAcceptSignature(response.headers.get("accept-signature") ?? "");
+    expect(more).toEqual([]);
+    expect(wanted?.components.slice(0, 4)).toEqual(parseAcceptSignature(WEB_BOT_AUTH_ACCEPT_SIGNATURE)[0]?.components);
+    expect(wanted?.params).toMatchObject({ created: true, expires: true, tag: "web-bot-auth" });
+  }
   // A 403 judges a verified agent and a 5xx is Signet's own failure: signing differently would not help.
   if (status === 403 || status >= 500) expect(response.headers.get("accept-signature")).toBeNull();
   return body;

@@ -42,6 +42,7 @@ beforeAll(async () => {
   [agentKey, memberKey, bannedKey] = await Promise.all([generateAgentKey(), generateAgentKey(), generateAgentKey()]);
   env = gatewayEnv({
     rules: [
+      { path: "/api/*", require: "none", bearer: "require-proof", credentialHeaders: ["x-api-key"] },
       { path: "/agents/*", require: "verified-agent" },
       { path: "/members/*", require: "verified-agent", allow: [MEMBER] },
     ],
@@ -186,6 +187,49 @@ describe("502 and 503: Signet or the origin cannot serve", () => {
     const request = await signed("https://signet.example/agents/a", { key: agentKey.privateJwk, agent: AGENT });
     const body = await refused(await send(request, closed), "origin_unreachable");
     expect(body.detail).toBe("the origin could not be reached");
+  });
+});
+
+describe("replay protection and bearer credentials", () => {
+  it("signature_replayed: the same signed request a second time", async () => {
+    const request = await signed("https://signet.example/agents/replay", { key: agentKey.privateJwk, agent: AGENT });
+    const first = await send(request.clone(), env);
+    expect(first.status).toBe(200);
+    await refused(await send(request, env), "signature_replayed", { agent: identityOf(AGENT), label: "sig1" });
+  });
+
+  it("bearer_without_proof: an Authorization header no verified signature covers", async () => {
+    const request = await signed("https://signet.example/api/orders", {
+      key: agentKey.privateJwk,
+      agent: AGENT,
+      headers: { authorization: "Bearer secret-token" },
+      coverAuthorization: false,
+    });
+    const body = await refused(await send(request, env), "bearer_without_proof");
+    expect(body.detail).toContain("authorization");
+    const [wanted] = parseAcceptSignature((await send(request, env)).headers.get("accept-signature") ?? "");
+    expect(wanted?.components).toContain('"authorization"');
+  });
+
+  it("bearer_without_proof: an API key header named by the rule, on an unsigned request", async () => {
+    const request = new Request("https://signet.example/api/orders", { headers: { "x-api-key": "k-123" } });
+    const response = await send(request, env);
+    const [wanted] = parseAcceptSignature(response.headers.get("accept-signature") ?? "");
+    expect(wanted?.components).toContain('"x-api-key"');
+    await refused(response, "bearer_without_proof");
+  });
+
+  it("replay_store_unavailable: the replay store throws, and the route fails closed", async () => {
+    const failing = {
+      ...env,
+      REPLAY_STORE: {
+        getByName: () => ({
+          claim: () => Promise.reject(new Error("overloaded")),
+        }),
+      },
+    };
+    const request = await signed("https://signet.example/agents/store", { key: agentKey.privateJwk, agent: AGENT });
+    await refused(await send(request, failing), "replay_store_unavailable");
   });
 });
 

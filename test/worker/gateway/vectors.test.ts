@@ -45,7 +45,9 @@ function pinnedJwk(name: string): Jwk {
 }
 
 const PINNED = { [AGENT]: [pinnedJwk("test-key-ed25519"), pinnedJwk("test-key-rsa-pss")] };
-const VERIFIED_ROUTE = { path: "/path/*", require: "verified-agent" };
+// The vectors are fixed signatures sent many times here, so these routes do not enforce replay protection;
+// the last test shows what an enforcing route does with them.
+const VERIFIED_ROUTE = { path: "/path/*", require: "verified-agent", replay: "off" };
 const OPEN_ROUTE = { path: "/path/*", require: "none" };
 
 function policy(extra: object = {}) {
@@ -91,7 +93,7 @@ describe("v1 (legacy String Signature-Agent)", () => {
         label: vector.label,
         created: vector.created,
         expires: vector.expires,
-        extra: undefined,
+        extra: { replay: "off" },
       });
       expect(echo.url).toBe(vector.target_uri);
     },
@@ -199,7 +201,7 @@ describe("v2 (dictionary Signature-Agent, valid for about a century)", () => {
         label: vector.label,
         created: vector.created,
         expires: vector.expires,
-        extra: undefined,
+        extra: { replay: "off" },
       });
     },
   );
@@ -233,6 +235,20 @@ describe("v2 (dictionary Signature-Agent, valid for about a century)", () => {
       await expectProblem(await send(requestOf(vector), env), "agent_unverified", {
         discovery_error: "test_key_refused",
       });
+    },
+  );
+});
+
+describe("a route that enforces replay protection (the default where signatures are required)", () => {
+  it.each(withAgent(V2).map((v) => [v.name, v] as const))(
+    "%s is accepted once, then refused as signature_replayed",
+    async (_name, vector) => {
+      const enforcing = { path: "/path/*", require: "verified-agent" };
+      const century = (V2[0] as Vector).expires - (V2[0] as Vector).created;
+      const env = gatewayEnv(policy({ rules: [enforcing], freshness: { maxValidity: century } }));
+      const first = await echoOf(await send(requestOf(vector), env));
+      expect(first.headers["verified-agent"]).toContain("replay=checked");
+      await expectProblem(await send(requestOf(vector), env), "signature_replayed", { label: vector.label });
     },
   );
 });

@@ -1,0 +1,72 @@
+/**
+ * The replay store: a SQLite-backed Durable Object that records each accepted signature until it expires.
+ * Checking and recording are one SQL statement on a single-threaded object, so among any number of concurrent
+ * copies of one signed request exactly one is accepted, wherever they arrive.
+ *
+ * @module
+ */
+import { DurableObject } from "cloudflare:workers";
+
+/**
+ * One shard of the replay store. Rows are `(id, exp)`: `id` is the replay key (a SHA-256 hex digest), `exp`
+ * the Unix second after which the signature can no longer verify and the row may go. An alarm deletes expired
+ * rows and re-arms itself for the earliest expiry left.
+ *
+ * @example
+ * ```ts
+ * const claimed = await env.REPLAY_STORE.getByName("replay-64-7").claim(id, expiresAt, now);
+ * ```
+ */
+export class ReplayStore extends DurableObject {
+  /** The earliest alarm already set, in ms, so most claims need no alarm call. */
+  private alarmAt: number | null | undefined;
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as Cloudflare.Env);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID;" +
+        "CREATE INDEX IF NOT EXISTS seen_by_exp ON seen (exp)",
+    );
+  }
+
+  /**
+   * Records `id` unless a live record exists: `true` for the first use, `false` for a replay. A record whose
+   * `exp` has passed is taken over (the signature it recorded has expired, so the new use is not its replay).
+   *
+   * @param id the replay key
+   * @param expiresAt Unix seconds: keep the record until then
+   * @param now Unix seconds, the verifier's clock
+   */
+  async claim(id: string, expiresAt: number, now: number): Promise<boolean> {
+    const cursor = this.ctx.storage.sql.exec(
+      "INSERT INTO seen (id, exp) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET exp = excluded.exp WHERE seen.exp <= ?3",
+      id,
+      expiresAt,
+      now,
+    );
+    const claimed = cursor.rowsWritten > 0;
+    if (claimed) await this.armAlarm(expiresAt * 1000);
+    return claimed;
+  }
+
+  /** How many records are held (for operators and tests). */
+  async size(): Promise<number> {
+    return Number(this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM seen").one().n);
+  }
+
+  /** Deletes expired records and re-arms for the earliest expiry left. */
+  override async alarm(): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    this.ctx.storage.sql.exec("DELETE FROM seen WHERE exp <= ?1", now);
+    const next = this.ctx.storage.sql.exec("SELECT MIN(exp) AS exp FROM seen").one().exp;
+    this.alarmAt = null;
+    if (typeof next === "number") await this.armAlarm(next * 1000);
+  }
+
+  private async armAlarm(at: number): Promise<void> {
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+}
