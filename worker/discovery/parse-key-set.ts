@@ -66,7 +66,7 @@ export interface KeySetKey {
   readonly thumbprint: string;
   /** The `kid` member as listed, if it was a string. */
   readonly kid: string | undefined;
-  readonly algorithm: SignatureAlgorithm;
+  readonly algorithm: VerificationKey["algorithm"];
   /** The imported key, bound to {@link algorithm}; its `keyid` is the thumbprint. */
   readonly key: VerificationKey;
   /**

@@ -36,6 +36,7 @@ export {
 } from "./component-value.ts";
 export { createContentDigest, DIGEST_ALGORITHMS, type DigestAlgorithm, verifyContentDigest } from "./content-digest.ts";
 export { isSignatureError, SIGNATURE_ERROR_CODES, SignatureError, type SignatureErrorCode } from "./errors.ts";
+export { importJoseVerificationKey, isJoseAlgorithm, JOSE_ALGORITHMS, type JoseAlgorithm } from "./jose-algorithm.ts";
 export {
   algorithmForJwk,
   checkEd25519PublicKey,

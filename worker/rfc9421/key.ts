@@ -14,6 +14,7 @@ import {
 } from "./algorithm.ts";
 import { decodeBase64Url } from "./base64.ts";
 import { SignatureError } from "./errors.ts";
+import type { JoseAlgorithm } from "./jose-algorithm.ts";
 
 /**
  * A JSON Web Key (RFC 7517) as the core reads it: the members of the key types it uses, plus `kid`.
@@ -40,9 +41,9 @@ export interface Jwk {
   readonly [member: string]: unknown;
 }
 
-/** A key that verifies signatures of exactly one algorithm. */
+/** A key that verifies signatures of exactly one algorithm: an RFC 9421 one, or a JOSE one (§3.3.7). */
 export interface VerificationKey {
-  readonly algorithm: SignatureAlgorithm;
+  readonly algorithm: SignatureAlgorithm | JoseAlgorithm;
   /** `public` for asymmetric keys, `secret` for HMAC. */
   readonly type: "public" | "secret";
   readonly keyid?: string | undefined;
@@ -241,18 +242,7 @@ function checkKeyUse(jwk: Jwk, op: "sign" | "verify"): void {
 /** Refuses weak keys and returns the signature length the key produces. */
 function checkStrength(algorithm: SignatureAlgorithm, jwk: Jwk): number {
   const spec = algorithmSpec(algorithm);
-  if (spec.kty === "RSA") {
-    const n = decodeMember(jwk.n, "n");
-    let first = 0;
-    while (first < n.length && n[first] === 0) first++;
-    const bytes = n.length - first;
-    const bits = bytes === 0 ? 0 : (bytes - 1) * 8 + (32 - Math.clz32(n[first] as number));
-    if (bits < MIN_RSA_BITS) {
-      throw new SignatureError("weak_key", `RSA keys need at least ${MIN_RSA_BITS} bits; this one has ${bits}`);
-    }
-    decodeMember(jwk.e, "e");
-    return bytes;
-  }
+  if (spec.kty === "RSA") return rsaModulusBytes(jwk);
   if (spec.kty === "oct") {
     const k = decodeMember(jwk.k, "k");
     if (k.length < MIN_HMAC_BYTES) {
@@ -262,7 +252,30 @@ function checkStrength(algorithm: SignatureAlgorithm, jwk: Jwk): number {
   return spec.signatureLength as number;
 }
 
-function decodeMember(value: unknown, name: string): Uint8Array {
+/**
+ * The length in bytes of an RSA JWK's modulus (its signature length), refusing keys under {@link MIN_RSA_BITS}.
+ *
+ * @throws {SignatureError} `invalid_key` or `weak_key`
+ */
+export function rsaModulusBytes(jwk: Jwk): number {
+  const n = decodeMember(jwk.n, "n");
+  let first = 0;
+  while (first < n.length && n[first] === 0) first++;
+  const bytes = n.length - first;
+  const bits = bytes === 0 ? 0 : (bytes - 1) * 8 + (32 - Math.clz32(n[first] as number));
+  if (bits < MIN_RSA_BITS) {
+    throw new SignatureError("weak_key", `RSA keys need at least ${MIN_RSA_BITS} bits; this one has ${bits}`);
+  }
+  decodeMember(jwk.e, "e");
+  return bytes;
+}
+
+/**
+ * A base64url JWK member as bytes.
+ *
+ * @throws {SignatureError} `invalid_key` when it is missing or not base64url
+ */
+export function decodeMember(value: unknown, name: string): Uint8Array {
   if (typeof value !== "string") throw new SignatureError("invalid_key", `the JWK has no "${name}" member`);
   try {
     return decodeBase64Url(value);

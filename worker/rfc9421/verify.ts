@@ -9,6 +9,7 @@ import { type ComponentIdentifier, componentKey, parseComponent, serializeCompon
 import type { StructuredFieldType } from "./component-value.ts";
 import { verifyContentDigest } from "./content-digest.ts";
 import { SignatureError, type SignatureErrorCode } from "./errors.ts";
+import { isJoseAlgorithm, type JoseAlgorithm } from "./jose-algorithm.ts";
 import type { VerificationKey } from "./key.ts";
 import { combinedField, type HttpMessage } from "./message.ts";
 import { signatureBase } from "./signature-base.ts";
@@ -51,8 +52,17 @@ export interface VerifyOptions {
   readonly requiredComponents?: ReadonlyArray<string | readonly string[]> | undefined;
   /** Signature parameters every accepted signature must carry. */
   readonly requiredParameters?: ReadonlyArray<keyof SignatureParameters> | undefined;
-  /** Algorithms accepted; by default all of {@link SIGNATURE_ALGORITHMS}. */
-  readonly algorithms?: readonly SignatureAlgorithm[] | undefined;
+  /**
+   * Algorithms accepted; by default all of {@link SIGNATURE_ALGORITHMS}. JOSE names (`Ed25519`, `ES256`, ...)
+   * accept keys imported with `importJoseVerificationKey`.
+   */
+  readonly algorithms?: ReadonlyArray<SignatureAlgorithm | JoseAlgorithm> | undefined;
+  /**
+   * `check` (default): an `alg` signature parameter must name an accepted RFC 9421 algorithm and the key's.
+   * `ignore`: the parameter stays in the signature base but is not used (RFC 9421 §3.3.7 JOSE algorithms; HTTP
+   * Signature Keys require verifiers to ignore it).
+   */
+  readonly algParameter?: "check" | "ignore" | undefined;
   /** Largest accepted age of `created`, in seconds (needs `created`). */
   readonly maxAge?: number | undefined;
   /** Largest accepted `expires - created`, in seconds (applies when both are present). */
@@ -71,7 +81,7 @@ export interface VerifyOptions {
 export interface VerifiedSignature {
   readonly label: string;
   readonly key: VerificationKey;
-  readonly algorithm: SignatureAlgorithm;
+  readonly algorithm: SignatureAlgorithm | JoseAlgorithm;
   readonly keyid: string | undefined;
   readonly params: SignatureParameters;
   readonly components: readonly ComponentIdentifier[];
@@ -109,7 +119,9 @@ function compile(options: VerifyOptions): CompiledPolicy {
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new TypeError(`VerifyOptions.${name} must be >= 0`);
   }
   for (const alg of options.algorithms ?? []) {
-    if (!isSignatureAlgorithm(alg)) throw new TypeError(`VerifyOptions.algorithms: unknown algorithm "${alg}"`);
+    if (!isSignatureAlgorithm(alg) && !isJoseAlgorithm(alg)) {
+      throw new TypeError(`VerifyOptions.algorithms: unknown algorithm "${alg}"`);
+    }
   }
   const groups = (options.requiredComponents ?? []).map((g) => (typeof g === "string" ? [g] : g));
   policy = {
@@ -204,7 +216,7 @@ async function verifyOne(
   try {
     checkPolicy(sig, options, policy);
     const key = await resolveKey(message, sig, options);
-    const algorithm = checkAlgorithm(sig, key, policy);
+    const algorithm = checkAlgorithm(sig, key, policy, options);
     if (sig.signature.length !== key.signatureLength) {
       throw new SignatureError(
         "invalid_signature_length",
@@ -283,7 +295,7 @@ function checkPolicy(sig: ParsedSignature, options: VerifyOptions, policy: Compi
       );
     }
   }
-  if (params.alg !== undefined) {
+  if (params.alg !== undefined && options.algParameter !== "ignore") {
     if (!isSignatureAlgorithm(params.alg)) {
       throw new SignatureError("unsupported_algorithm", `"${sig.label}" names the unknown algorithm "${params.alg}"`);
     }
@@ -319,9 +331,14 @@ async function resolveKey(
   return answer;
 }
 
-function checkAlgorithm(sig: ParsedSignature, key: VerificationKey, policy: CompiledPolicy): SignatureAlgorithm {
+function checkAlgorithm(
+  sig: ParsedSignature,
+  key: VerificationKey,
+  policy: CompiledPolicy,
+  options: VerifyOptions,
+): SignatureAlgorithm | JoseAlgorithm {
   const algorithm = key.algorithm;
-  if (sig.params.alg !== undefined && sig.params.alg !== algorithm) {
+  if (sig.params.alg !== undefined && options.algParameter !== "ignore" && sig.params.alg !== algorithm) {
     throw new SignatureError(
       "algorithm_mismatch",
       `"${sig.label}" claims ${sig.params.alg}, but its key is for ${algorithm}`,

@@ -10,6 +10,7 @@ import type { Policy } from "../policy/policy.ts";
 import {
   combinedField,
   type HttpRequestMessage,
+  type JoseAlgorithm,
   parseComponent,
   type SignatureAlgorithm,
   SignatureError,
@@ -39,7 +40,7 @@ export interface LabelVerdict {
   /** Whether the key came from pinned configuration rather than a fetch. */
   readonly pinned?: boolean | undefined;
   readonly keyid?: string | undefined;
-  readonly algorithm?: SignatureAlgorithm | undefined;
+  readonly algorithm?: SignatureAlgorithm | JoseAlgorithm | undefined;
   readonly params?: SignatureParameters | undefined;
   /** The covered components, serialised. */
   readonly components: readonly string[];
