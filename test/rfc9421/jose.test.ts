@@ -74,7 +74,9 @@ describe("JOSE algorithms for RFC 9421 (§3.3.7)", () => {
         algorithm: "ed25519" as const,
         keyid: undefined,
         sign: async (data: Uint8Array) =>
-          new Uint8Array(await crypto.subtle.sign(SIGN[alg] as AlgorithmIdentifier, privateKey, data)),
+          new Uint8Array(
+            await crypto.subtle.sign(SIGN[alg] as Parameters<typeof crypto.subtle.sign>[0], privateKey, data),
+          ),
       };
       const signed = await signMessage(message, {
         key: signing,
