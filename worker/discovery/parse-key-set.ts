@@ -13,7 +13,6 @@ import {
   jwkThumbprint,
   PRIVATE_JWK_MEMBERS,
   privateMembersOf,
-  type SignatureAlgorithm,
   type VerificationKey,
 } from "../rfc9421/index.ts";
 import type { AgentReference, DiscoveryErrorCode } from "./key-source.ts";
