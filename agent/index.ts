@@ -5,6 +5,7 @@
  */
 
 export { PRIVATE_JWK_MEMBERS, publicJwkOf } from "../worker/rfc9421/index.ts";
+export { type AAuthProfileOptions, aauthProfile } from "./aauth-profile.ts";
 export {
   AGENT_KEY_ALGORITHMS,
   type AgentKeyAlgorithm,

@@ -22,6 +22,8 @@ export interface AgentKey {
   readonly key: SigningKey;
   /** The RFC 7638 thumbprint of the public key. */
   readonly thumbprint: string;
+  /** The public key. */
+  readonly publicJwk: Jwk;
 }
 
 /** Options of {@link signRequest}. */
@@ -48,9 +50,10 @@ export interface SignRequestOptions {
  * ```
  */
 export async function loadAgentKey(jwk: Jwk): Promise<AgentKey> {
-  const thumbprint = await jwkThumbprint(publicJwkOf(jwk));
+  const publicJwk = publicJwkOf(jwk);
+  const thumbprint = await jwkThumbprint(publicJwk);
   const key = await importSigningKey(jwk, { keyid: thumbprint });
-  return { key, thumbprint };
+  return { key, thumbprint, publicJwk };
 }
 
 /**
@@ -84,6 +87,7 @@ export async function signRequest(request: Request, options: SignRequestOptions)
     request: base,
     label,
     thumbprint: agentKey.thumbprint,
+    publicJwk: agentKey.publicJwk,
     algorithm: agentKey.key.algorithm,
     now,
     hasBody: body !== null,

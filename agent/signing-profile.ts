@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { SignatureAlgorithm, SignatureParameterInput } from "../worker/rfc9421/index.ts";
+import type { Jwk, SignatureAlgorithm, SignatureParameterInput } from "../worker/rfc9421/index.ts";
 
 /** What a profile decides for one request. */
 export interface ProfilePlan {
@@ -25,6 +25,8 @@ export interface ProfileContext {
   readonly thumbprint: string;
   /** The key's RFC 9421 algorithm. */
   readonly algorithm: SignatureAlgorithm;
+  /** The public half of the signing key (for profiles that carry the key, like AAuth's `hwk`). */
+  readonly publicJwk: Jwk;
   /** Current time, Unix seconds. */
   readonly now: number;
   /** Whether the request has a body (Content-Digest is added and covered when it has). */

@@ -4,18 +4,22 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
-import { loadAgentKey, signRequest, webBotAuthProfile } from "../../agent/index.ts";
+import { aauthProfile, loadAgentKey, type SigningProfile, signRequest, webBotAuthProfile } from "../../agent/index.ts";
 import { parseCommandLine, readJwkFile, wholeNumber } from "./arguments.ts";
 import { CliError, EXIT_USAGE } from "./cli-error.ts";
 
 /** Help text of `signet sign`. */
 export const SIGN_HELP = `Usage: signet sign --key FILE --agent URL [options] URL
+       signet sign --key FILE --profile aauth [--scheme hwk | --scheme jwt --token FILE] [options] URL
 
-Signs a request for Web Bot Auth with the agent's key and sends it; prints the response status line, headers
-and body. With --dry-run, prints the signed request as HTTP/1.1 text instead of sending it.
+Signs a request with the agent's key and sends it; prints the response status line, headers and body. With
+--dry-run, prints the signed request as HTTP/1.1 text instead of sending it.
 
   --key FILE          the agent's private JWK (from signet keygen)
-  --agent URL         the agent's https origin, which serves its key directory (Signature-Agent)
+  --profile P         web-bot-auth (default) or aauth
+  --agent URL         web-bot-auth: the agent's https origin, which serves its key directory (Signature-Agent)
+  --scheme S          aauth: hwk (the key itself, pseudonymous; default) or jwt (an agent token)
+  --token FILE        aauth with --scheme jwt: a file holding the agent token (a compact JWT)
   -X, --request M     method (default GET, or POST with --data)
   -H, --header H      a request header "Name: value" (repeatable)
   -d, --data DATA     request body; @FILE reads the body from FILE
@@ -40,6 +44,9 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
     {
       key: { type: "string" },
       agent: { type: "string" },
+      profile: { type: "string" },
+      scheme: { type: "string" },
+      token: { type: "string" },
       request: { type: "string", short: "X" },
       header: { type: "string", short: "H", multiple: true },
       data: { type: "string", short: "d" },
@@ -56,20 +63,30 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
     return;
   }
   if (values.key === undefined) throw new CliError("sign: --key FILE is required", EXIT_USAGE);
-  if (values.agent === undefined) throw new CliError("sign: --agent URL is required", EXIT_USAGE);
+  const profileName = values.profile ?? "web-bot-auth";
+  if (profileName !== "web-bot-auth" && profileName !== "aauth") {
+    throw new CliError("sign: --profile must be web-bot-auth or aauth", EXIT_USAGE);
+  }
+  if (profileName === "web-bot-auth" && values.agent === undefined) {
+    throw new CliError("sign: --agent URL is required", EXIT_USAGE);
+  }
   if (positionals.length !== 1) throw new CliError("sign: give exactly one URL to request", EXIT_USAGE);
   const target = positionals[0] as string;
   if (!/^https?:\/\//i.test(target)) throw new CliError(`sign: "${target}" is not an http(s) URL`, EXIT_USAGE);
 
-  let profile: ReturnType<typeof webBotAuthProfile>;
+  let profile: SigningProfile;
   try {
-    profile = webBotAuthProfile({
-      agent: values.agent,
-      agentForm: values["legacy-agent"] ? "string" : "dictionary",
-      expiresIn: wholeNumber(values["expires-in"], "--expires-in", 300),
-      coverTargetUri: values["target-uri"] === true,
-    });
+    profile =
+      profileName === "aauth"
+        ? await aauthProfileFrom(values.scheme, values.token)
+        : webBotAuthProfile({
+            agent: values.agent as string,
+            agentForm: values["legacy-agent"] ? "string" : "dictionary",
+            expiresIn: wholeNumber(values["expires-in"], "--expires-in", 300),
+            coverTargetUri: values["target-uri"] === true,
+          });
   } catch (err) {
+    if (err instanceof CliError) throw err;
     throw new CliError(`sign: ${(err as Error).message}`, EXIT_USAGE);
   }
   const headers = new Headers();
@@ -107,6 +124,22 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
   out.write(`HTTP/1.1 ${response.status} ${response.statusText}\n`);
   for (const [name, value] of response.headers) out.write(`${name}: ${value}\n`);
   out.write(`\n${await response.text()}\n`);
+}
+
+async function aauthProfileFrom(scheme: string | undefined, tokenFile: string | undefined): Promise<SigningProfile> {
+  if (scheme === undefined || scheme === "hwk") {
+    if (tokenFile !== undefined) throw new CliError("sign: --token goes with --scheme jwt", EXIT_USAGE);
+    return aauthProfile({ scheme: "hwk" });
+  }
+  if (scheme !== "jwt") throw new CliError("sign: --scheme must be hwk or jwt", EXIT_USAGE);
+  if (tokenFile === undefined) throw new CliError("sign: --scheme jwt needs --token FILE", EXIT_USAGE);
+  let token: string;
+  try {
+    token = (await readFile(tokenFile, "utf8")).trim();
+  } catch (err) {
+    throw new CliError(`cannot read token file ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? ""}`);
+  }
+  return aauthProfile({ scheme: "jwt", token });
 }
 
 async function bodyOf(data: string): Promise<Uint8Array> {

@@ -297,3 +297,55 @@ describe("signet directory build", () => {
     expect((await runCli(["--help"])).stdout).toContain("directory build");
   });
 });
+
+describe("signet sign --profile aauth", () => {
+  it("hwk: a Signature-Key request covering signature-key, with created only", async () => {
+    const agent = await keygen("aauth-hwk.jwk");
+    const result = await runCli([
+      "sign",
+      "--key",
+      agent.file,
+      "--profile",
+      "aauth",
+      "--dry-run",
+      "https://resource.example/api",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^Signature-Key: sig1=hwk;kty="OKP";crv="Ed25519";x="[^"]+";alg="Ed25519"\r$/m);
+    expect(result.stdout).toMatch(
+      /^Signature-Input: sig1=\("@method" "@authority" "@path" "signature-key"\);created=\d+\r$/m,
+    );
+    expect(result.stdout).not.toContain("Signature-Agent");
+  });
+
+  it("jwt: carries the agent token from --token", async () => {
+    const agent = await keygen("aauth-jwt.jwk");
+    const tokenFile = join(dir, "agent-token.jwt");
+    await writeFile(tokenFile, "eyJhbGciOiJFZDI1NTE5In0.eyJzdWIiOiJhIn0.c2ln\n");
+    const result = await runCli([
+      "sign",
+      "--key",
+      agent.file,
+      "--profile",
+      "aauth",
+      "--scheme",
+      "jwt",
+      "--token",
+      tokenFile,
+      "--dry-run",
+      "https://resource.example/api",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('Signature-Key: sig1=jwt;jwt="eyJhbGciOiJFZDI1NTE5In0.eyJzdWIiOiJhIn0.c2ln"');
+  });
+
+  it.each([
+    [["--profile", "oauth"], /--profile must be/],
+    [["--profile", "aauth", "--scheme", "x509"], /--scheme must be hwk or jwt/],
+    [["--profile", "aauth", "--scheme", "jwt"], /needs --token FILE/],
+  ])("refuses %j as a usage error", async (extra, pattern) => {
+    const agent = await keygen(`aauth-bad-${Math.random().toString(36).slice(2)}.jwk`);
+    const result = await runCli(["sign", "--key", agent.file, ...(extra as string[]), "https://resource.example/"]);
+    expectOneLineError(result, 2, pattern as RegExp);
+  });
+});
