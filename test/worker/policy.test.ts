@@ -143,3 +143,36 @@ describe("replay and bearer settings", () => {
     expect(() => parsePolicy(text)).toThrow(expect.objectContaining({ field }));
   });
 });
+
+describe("AAuth settings", () => {
+  it("reads the aauth section and per-rule token requirements", () => {
+    const policy = parsePolicy(
+      JSON.stringify({
+        rules: [{ path: "/docs/*", require: "signature", aauth: "auth-token", scope: ["data.read"] }],
+        aauth: {
+          resource: "https://resource.example",
+          schemes: ["jwt"],
+          algorithms: ["Ed25519"],
+          signatureWindow: 30,
+          bodyIntegrity: true,
+          additionalComponents: ["@query"],
+          trustedKeySets: ["https://partner.example"],
+          name: "Docs",
+          scopeDescriptions: { "data.read": "Read your documents" },
+        },
+      }),
+    );
+    expect(policy.rules[0]).toMatchObject({ aauth: "auth-token", scope: ["data.read"] });
+    expect(policy.aauth).toMatchObject({ resource: "https://resource.example", schemes: ["jwt"], signatureWindow: 30 });
+    expect(DEFAULT_POLICY.aauth.schemes).toEqual(["jwt", "hwk", "jkt-jwt", "jwks_uri", "jwks"]);
+  });
+
+  it.each([
+    ['{"aauth":{"resource":"https://Resource.example/"}}', "aauth.resource"],
+    ['{"aauth":{"algorithms":["EdDSA"]}}', "aauth.algorithms[0]"],
+    ['{"aauth":{"schemes":["x509"]}}', "aauth.schemes[0]"],
+    ['{"rules":[{"path":"/a","require":"none","aauth":"id-token"}]}', "rules[0].aauth"],
+  ])("refuses %s naming %s", (text, field) => {
+    expect(() => parsePolicy(text)).toThrow(expect.objectContaining({ field }));
+  });
+});

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { isSignatureAlgorithm, type Jwk, privateMembersOf, type SignatureAlgorithm } from "../rfc9421/index.ts";
+import {
+  isJoseAlgorithm,
+  isSignatureAlgorithm,
+  type Jwk,
+  privateMembersOf,
+  type SignatureAlgorithm,
+} from "../rfc9421/index.ts";
 import { agentIdentityOf } from "../verification/signature-agent.ts";
 import {
   DEFAULT_POLICY,
@@ -59,6 +65,7 @@ export function parsePolicy(text: string | undefined): Policy {
     "pinned",
     "allowTestKeys",
     "replay",
+    "aauth",
   ]);
   const mode = oneOf(root.mode ?? DEFAULT_POLICY.mode, "mode", ["enforce", "monitor"] as const);
   const rules = array(root.rules ?? [], "rules").map((r, i) => rule(r, `rules[${i}]`));
@@ -80,6 +87,59 @@ export function parsePolicy(text: string | undefined): Policy {
     pinned: pinned(root.pinned ?? {}),
     allowTestKeys: bool(root.allowTestKeys ?? false, "allowTestKeys"),
     replay: replay(root.replay ?? {}),
+    aauth: aauth(root.aauth ?? {}),
+  };
+}
+
+const SERVER_IDENTIFIER = /^https:\/\/[a-z0-9.-]+$/;
+
+function aauth(value: unknown): Policy["aauth"] {
+  const o = object(value, "aauth");
+  const d = DEFAULT_POLICY.aauth;
+  known(o, "aauth", [
+    "resource",
+    "schemes",
+    "algorithms",
+    "signatureWindow",
+    "bodyIntegrity",
+    "additionalComponents",
+    "trustedKeySets",
+    "name",
+    "scopeDescriptions",
+  ]);
+  let resource: string | undefined;
+  if (o.resource !== undefined) {
+    resource = string(o.resource, "aauth.resource");
+    if (!SERVER_IDENTIFIER.test(resource)) {
+      throw new PolicyError("aauth.resource", "must be an https origin in lower case, without port, path or slash");
+    }
+  }
+  const schemes = array(o.schemes ?? d.schemes, "aauth.schemes").map((v, i) =>
+    oneOf(v, `aauth.schemes[${i}]`, ["jwt", "hwk", "jkt-jwt", "jwks_uri", "jwks"] as const),
+  );
+  const algorithms = array(o.algorithms ?? d.algorithms, "aauth.algorithms").map((v, i) => {
+    const alg = string(v, `aauth.algorithms[${i}]`);
+    if (!isJoseAlgorithm(alg))
+      throw new PolicyError(`aauth.algorithms[${i}]`, `"${alg}" is not an accepted JOSE algorithm`);
+    return alg;
+  });
+  const scopeDescriptions =
+    o.scopeDescriptions === undefined ? undefined : object(o.scopeDescriptions, "aauth.scopeDescriptions");
+  for (const [scope, text] of Object.entries(scopeDescriptions ?? {})) string(text, `aauth.scopeDescriptions.${scope}`);
+  return {
+    resource,
+    schemes,
+    algorithms,
+    signatureWindow: seconds(o.signatureWindow ?? d.signatureWindow, "aauth.signatureWindow", 1, 3600),
+    bodyIntegrity: bool(o.bodyIntegrity ?? d.bodyIntegrity, "aauth.bodyIntegrity"),
+    additionalComponents: array(o.additionalComponents ?? [], "aauth.additionalComponents").map((v, i) =>
+      string(v, `aauth.additionalComponents[${i}]`),
+    ),
+    trustedKeySets: array(o.trustedKeySets ?? [], "aauth.trustedKeySets").map((v, i) =>
+      string(v, `aauth.trustedKeySets[${i}]`),
+    ),
+    name: o.name === undefined ? undefined : string(o.name, "aauth.name"),
+    scopeDescriptions: scopeDescriptions as Record<string, string> | undefined,
   };
 }
 
@@ -110,6 +170,8 @@ function rule(value: unknown, field: string): Rule {
     "replayStoreFailure",
     "bearer",
     "credentialHeaders",
+    "aauth",
+    "scope",
   ]);
   const path = string(r.path, `${field}.path`);
   if (!(path === "*" || /^\/[^*]*(\*)?$/.test(path))) {
@@ -137,6 +199,14 @@ function rule(value: unknown, field: string): Rule {
         : oneOf(r.replayStoreFailure, `${field}.replayStoreFailure`, ["closed", "open"] as const),
     bearer:
       r.bearer === undefined ? undefined : oneOf(r.bearer, `${field}.bearer`, ["require-proof", "allow"] as const),
+    aauth:
+      r.aauth === undefined
+        ? undefined
+        : oneOf(r.aauth, `${field}.aauth`, ["agent-token", "person-token", "auth-token"] as const),
+    scope:
+      r.scope === undefined
+        ? undefined
+        : array(r.scope, `${field}.scope`).map((v, i) => string(v, `${field}.scope[${i}]`)),
     credentialHeaders:
       r.credentialHeaders === undefined
         ? undefined

@@ -46,6 +46,39 @@ export interface Rule {
   readonly bearer?: "require-proof" | "allow" | undefined;
   /** Lower-case names of further headers that carry credentials (API keys), for `bearer`. */
   readonly credentialHeaders?: readonly string[] | undefined;
+  /**
+   * The least AAuth credential the route needs: `agent-token` (an agent token, or a person or auth token),
+   * `person-token` (a person or auth token), `auth-token` (an auth token; Signet verifies it when present and
+   * otherwise leaves the `auth-token` challenge, which needs a resource token signed by the origin, to the origin).
+   * Unmet, Signet answers 401 with `AAuth-Requirement`.
+   */
+  readonly aauth?: "agent-token" | "person-token" | "auth-token" | undefined;
+  /** For `aauth: "auth-token"`: scopes the auth token must grant (403 when it does not). */
+  readonly scope?: readonly string[] | undefined;
+}
+
+/** The AAuth profile: HTTP Signature Keys schemes, JOSE algorithms, the resource identifier, the window. */
+export interface AAuthPolicy {
+  /**
+   * The site's resource identifier (https, host only): the `aud` person and auth tokens must carry, and the
+   * `issuer` of `/.well-known/aauth-resource.json`. Without it only agent tokens and key schemes are accepted.
+   */
+  readonly resource?: string | undefined;
+  /** Accepted `Signature-Key` schemes. Default all five: jwt, hwk, jkt-jwt, jwks_uri, jwks. */
+  readonly schemes: readonly ("jwt" | "hwk" | "jkt-jwt" | "jwks_uri" | "jwks")[];
+  /** Accepted JOSE algorithms. Default Ed25519, ES256, ES384, PS256, PS512. */
+  readonly algorithms: readonly string[];
+  /** Seconds a signature's `created` stays acceptable. Default 60. */
+  readonly signatureWindow: number;
+  /** Require `content-digest` and `content-type` to be covered on requests with a body. Default false. */
+  readonly bodyIntegrity: boolean;
+  /** Components every AAuth signature must also cover (published as `additional_signature_components`). */
+  readonly additionalComponents: readonly string[];
+  /** `jwks_uri` ids and `jwks` URLs whose keys identify an agent rather than a pseudonym. */
+  readonly trustedKeySets: readonly string[];
+  /** Published in `aauth-resource.json`. */
+  readonly name?: string | undefined;
+  readonly scopeDescriptions?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The replay store layout. */
@@ -105,6 +138,7 @@ export interface Policy {
   /** Accept the published RFC 9421 test keys. Default false; only for tests and demos. */
   readonly allowTestKeys: boolean;
   readonly replay: ReplayPolicy;
+  readonly aauth: AAuthPolicy;
 }
 
 /** The defaults every omitted field takes. */
@@ -129,4 +163,12 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   pinned: [],
   allowTestKeys: false,
   replay: { shards: 64, timeoutMs: 2000 },
+  aauth: {
+    schemes: ["jwt", "hwk", "jkt-jwt", "jwks_uri", "jwks"],
+    algorithms: ["Ed25519", "ES256", "ES384", "PS256", "PS512"],
+    signatureWindow: 60,
+    bodyIntegrity: false,
+    additionalComponents: [],
+    trustedKeySets: [],
+  },
 }) as Policy;
