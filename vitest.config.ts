@@ -4,6 +4,15 @@ import { defineConfig } from "vitest/config";
 /** The Wrangler file that gives the workerd projects their compatibility date, flags and bindings. */
 const wrangler = { configPath: "./wrangler.toml" };
 
+/**
+ * A throwaway attestation key for the workerd projects, so the secret `wrangler.toml` declares as required is
+ * present (tests that need a known key pass their own).
+ */
+const attestationPair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+const SIGNET_ATTESTATION_KEY = JSON.stringify(await crypto.subtle.exportKey("jwk", attestationPair.privateKey));
+// Wrangler checks required secrets against the process environment before the bindings below apply.
+process.env.SIGNET_ATTESTATION_KEY ??= SIGNET_ATTESTATION_KEY;
+
 /** The RFC 9421 core and the agent signer run unchanged in Node and in workerd. */
 const coreTests = ["test/rfc9421/**/*.test.ts", "test/agent/**/*.test.ts"];
 
@@ -17,7 +26,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        plugins: [cloudflareTest({ wrangler })],
+        plugins: [cloudflareTest({ wrangler, miniflare: { bindings: { SIGNET_ATTESTATION_KEY } } })],
         test: { name: "core-workerd", include: coreTests },
       },
       {
@@ -36,7 +45,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler,
             // The tests talk to the built-in echo origin unless a test passes its own env.
-            miniflare: { bindings: { ORIGIN_URL: "demo:echo" } },
+            miniflare: { bindings: { ORIGIN_URL: "demo:echo", SIGNET_ATTESTATION_KEY } },
           }),
         ],
         test: {
