@@ -51,7 +51,11 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts", "test/directory/**/*.test.ts"],
-          globalSetup: ["test/worker/origin-server.ts", "test/worker/directory-server.ts"],
+          globalSetup: [
+            "test/worker/origin-server.ts",
+            "test/worker/directory-server.ts",
+            "test/worker/aauth-server.ts",
+          ],
         },
       },
     ],

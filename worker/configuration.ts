@@ -6,6 +6,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
+import { type AAuthKeyCache, type AAuthKeyCacheOptions, createAAuthKeyCache } from "./aauth/index.ts";
 import { createKeyDirectoryCache, type KeyDirectoryCache, type KeyDirectoryCacheOptions } from "./discovery/index.ts";
 import type { Env } from "./env.ts";
 import { DEMO_ECHO_ORIGIN, rewriteOrigin } from "./forward.ts";
@@ -20,6 +21,7 @@ import { agentIdentityOf } from "./verification/signature-agent.ts";
 export interface Configuration {
   readonly policy: Policy;
   readonly keys: KeyDirectoryCache;
+  readonly aauthKeys: AAuthKeyCache;
   readonly verify: MiddlewareHandler<{ Bindings: Env; Variables: SignetVariables }>;
   readonly attester: Attester;
   readonly originUrl: string;
@@ -55,13 +57,15 @@ async function build(env: Env): Promise<Configuration | ConfigurationError> {
     if (originUrl !== "" && originUrl !== DEMO_ECHO_ORIGIN) rewriteOrigin("https://check.invalid/", originUrl);
     const policy = parsePolicy(env.SIGNET_POLICY);
     const keys = keyCacheFor(policy);
+    const aauthKeys = aauthKeyCacheFor(policy);
     const attester = await attesterFor(env, originUrl);
     const verify = signetMiddleware<{ Bindings: Env; Variables: SignetVariables }>({
       policy,
       keys,
+      aauthKeys,
       replayStore: env.REPLAY_STORE,
     });
-    return { policy, keys, verify, attester, originUrl };
+    return { policy, keys, aauthKeys, verify, attester, originUrl };
   } catch (err) {
     return { error: (err as Error).message };
   }
@@ -93,6 +97,25 @@ export function keyCacheFor(policy: Policy, overrides: KeyDirectoryCacheOptions 
     maxTtlSeconds: discovery.maxTtlSeconds,
     negativeTtlSeconds: discovery.negativeTtlSeconds,
     unknownKeyCooldownSeconds: discovery.refetchCooldownSeconds,
+    ...overrides,
+  });
+}
+
+/**
+ * The cache of AAuth issuers' metadata and key sets a policy calls for (same fetch limits as key discovery).
+ *
+ * @example
+ * ```ts
+ * const aauthKeys = aauthKeyCacheFor(policy);
+ * ```
+ */
+export function aauthKeyCacheFor(policy: Policy, overrides: AAuthKeyCacheOptions = {}): AAuthKeyCache {
+  const { discovery } = policy;
+  return createAAuthKeyCache({
+    unsafeAllowLoopback: discovery.unsafeAllowLoopback,
+    timeoutMs: discovery.timeoutMs,
+    maxBytes: discovery.maxBytes,
+    negativeTtlSeconds: discovery.negativeTtlSeconds,
     ...overrides,
   });
 }

@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { type Dictionary, serializeDictionary, Token } from "structured-headers";
+import { buildResourceMetadata } from "./aauth/index.ts";
 import { configurationFor } from "./configuration.ts";
 import type { Env } from "./env.ts";
 import { sendToOrigin, toOrigin } from "./forward.ts";
@@ -25,6 +26,25 @@ type App = { Bindings: Env; Variables: SignetVariables };
  * ```
  */
 const app = new Hono<App>();
+
+// Signet's own document, from the policy: what AAuth agents need to know about this site.
+app.get("/.well-known/aauth-resource.json", async (c, next) => {
+  const configuration = await configurationFor(c.env);
+  if ("error" in configuration || configuration.policy.aauth.resource === undefined) return next();
+  const { aauth } = configuration.policy;
+  return c.json(
+    buildResourceMetadata({
+      resource: aauth.resource as string,
+      signatureWindow: aauth.signatureWindow,
+      additionalSignatureComponents: aauth.additionalComponents,
+      acceptSignatureAlgs: aauth.algorithms,
+      name: aauth.name,
+      scopeDescriptions: aauth.scopeDescriptions,
+    }),
+    200,
+    { "cache-control": "max-age=300" },
+  );
+});
 
 app.use("*", async (c, next) => {
   const configuration = await configurationFor(c.env);

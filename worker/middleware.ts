@@ -5,6 +5,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
+import type { AAuthKeyCache } from "./aauth/index.ts";
 import type { KeySource } from "./discovery/key-source.ts";
 import type { VerifiedAgent } from "./identity/verified-agent.ts";
 import { matchRule } from "./policy/match-rule.ts";
@@ -32,6 +33,8 @@ export interface SignetMiddlewareOptions {
   readonly policy: Policy | string;
   /** Where keys come from (a key directory cache, or pinned keys only). */
   readonly keys: KeySource;
+  /** Where AAuth schemes and tokens find issuer metadata and keys; without it AAuth signatures are not judged. */
+  readonly aauthKeys?: AAuthKeyCache | undefined;
   /**
    * The replay store (the `REPLAY_STORE` Durable Object namespace). Without it, routes that enforce replay
    * protection treat the store as unavailable: they fail closed unless their rule says `replayStoreFailure: "open"`.
@@ -60,12 +63,12 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
 ): MiddlewareHandler<E> {
   const policy = typeof options.policy === "string" ? parsePolicy(options.policy) : options.policy;
   if (typeof options.keys?.findKey !== "function") throw new TypeError("signetMiddleware: keys must be a KeySource");
-  const { keys, now, replayStore } = options;
+  const { keys, aauthKeys, now, replayStore } = options;
   return async (c, next) => {
     const request = c.req.raw;
     const url = new URL(request.url);
     const rule = matchRule(policy, request.method, url.pathname);
-    const verification = await verifyRequest(requestFromFetch(request), { policy, keys, now });
+    const verification = await verifyRequest(requestFromFetch(request), { policy, keys, aauthKeys, now });
     const credentials = ["authorization", ...(rule.credentialHeaders ?? [])].filter((name) =>
       request.headers.has(name),
     );
@@ -123,6 +126,8 @@ async function checkReplay(
             timeoutMs: policy.replay.timeoutMs,
             clockSkew: policy.freshness.clockSkew,
             maxAge: policy.freshness.maxAge,
+            // AAuth signatures carry no nonce and need no expires: they live for the created window.
+            window: verdict.profile === "aauth" ? policy.aauth.signatureWindow : undefined,
             now: now ? now() : Math.floor(Date.now() / 1000),
           },
         );
@@ -132,7 +137,7 @@ async function checkReplay(
       action: "reject",
       rejection: {
         reason: "signature_replayed",
-        detail: `signature "${verdict.label}" was already used; sign the request again with a fresh nonce`,
+        detail: `signature "${verdict.label}" was already used; sign the request again`,
         label: verdict.label,
         agent: identity.agent,
         acceptSignature: WEB_BOT_AUTH_ACCEPT_SIGNATURE,

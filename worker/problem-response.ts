@@ -3,7 +3,29 @@
  *
  * @module
  */
+import {
+  aauthRequirementHeader,
+  acceptSignatureAlgHeader,
+  acceptSignatureSchemeHeader,
+  type SkErrorCode,
+  signatureErrorHeader,
+  signatureErrorProblemType,
+} from "./aauth/index.ts";
 import { problemType, REJECTION_REASONS, type RejectionReason } from "./reasons.ts";
+
+/** What an AAuth client needs to hear (draft-hardt-httpbis-signature-key-09 §4-5, AAuth `AAuth-Requirement`). */
+export interface AAuthChallenge {
+  /** The `Signature-Error` code (`invalid_input`, `unsupported_scheme`, ...); the problem `type` follows it. */
+  readonly error?: string | undefined;
+  /** For `invalid_input`: the components to cover. */
+  readonly requiredInput?: readonly string[] | undefined;
+  /** `Accept-Signature-Scheme`. */
+  readonly schemes?: readonly string[] | undefined;
+  /** `Accept-Signature-Alg`. */
+  readonly algorithms?: readonly string[] | undefined;
+  /** `AAuth-Requirement: requirement=...`. */
+  readonly requirement?: "agent-token" | "person-token" | undefined;
+}
 
 /** The details of a refusal. */
 export interface Rejection {
@@ -20,6 +42,8 @@ export interface Rejection {
   readonly agent?: string | undefined;
   /** An `Accept-Signature` value saying what to sign (401 answers). */
   readonly acceptSignature?: string | undefined;
+  /** The AAuth headers, when the failure concerns an AAuth signature or an AAuth requirement. */
+  readonly aauth?: AAuthChallenge | undefined;
 }
 
 /**
@@ -45,8 +69,13 @@ export function rejectionStatus(rejection: Rejection): number {
  */
 export function problemResponse(rejection: Rejection, instance?: string): Response {
   const { status, title } = REJECTION_REASONS[rejection.reason];
+  const aauth = rejection.aauth;
   const body: Record<string, unknown> = {
-    type: problemType(rejection.reason),
+    // AAuth (HTTP Signature Keys §5) fixes the problem type of a signature error to its Signature-Error code.
+    type:
+      aauth?.error === undefined
+        ? problemType(rejection.reason)
+        : signatureErrorProblemType(aauth.error as SkErrorCode),
     title,
     status,
     detail: rejection.detail,
@@ -59,5 +88,13 @@ export function problemResponse(rejection: Rejection, instance?: string): Respon
   if (rejection.agent !== undefined) body.agent = rejection.agent;
   const headers = new Headers({ "content-type": "application/problem+json", "cache-control": "no-store" });
   if (rejection.acceptSignature !== undefined) headers.set("accept-signature", rejection.acceptSignature);
+  if (aauth?.error !== undefined) {
+    headers.set("signature-error", signatureErrorHeader(aauth.error as SkErrorCode, aauth.requiredInput));
+  }
+  if (aauth?.schemes !== undefined) headers.set("accept-signature-scheme", acceptSignatureSchemeHeader(aauth.schemes));
+  if (aauth?.algorithms !== undefined) headers.set("accept-signature-alg", acceptSignatureAlgHeader(aauth.algorithms));
+  if (aauth?.requirement !== undefined) {
+    headers.set("aauth-requirement", aauthRequirementHeader({ requirement: aauth.requirement }));
+  }
   return new Response(JSON.stringify(body), { status, headers });
 }

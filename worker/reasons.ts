@@ -26,6 +26,8 @@ export const REJECTION_REASONS = {
   bearer_without_proof: { status: 401, title: "A bearer credential needs a signature that covers it" },
   /** The agent verified, and the route allows only listed agents. */
   agent_not_allowed: { status: 403, title: "This agent is not allowed here" },
+  /** The AAuth auth token verified but does not grant the scopes the route needs. */
+  insufficient_scope: { status: 403, title: "The auth token does not grant the scope this resource needs" },
   /** The agent verified and is on a deny list. */
   agent_denied: { status: 403, title: "This agent is denied" },
   /** The replay store could not be reached, and the route fails closed. */

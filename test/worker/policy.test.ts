@@ -27,7 +27,8 @@ describe("SIGNET_POLICY validation", () => {
       }),
     );
     expect(policy.mode).toBe("monitor");
-    expect(policy.rules[0]?.allow).toEqual([`https://agent.example${DIRECTORY}`]);
+    // An origin stands for its directory (Web Bot Auth) and for itself (an AAuth Agent Provider).
+    expect(policy.rules[0]?.allow).toEqual([`https://agent.example${DIRECTORY}`, "https://agent.example"]);
     expect(policy.deny).toEqual(["https://bad.example/keys.json"]);
     expect(policy.freshness).toEqual({ maxValidity: 600, clockSkew: 10, maxAge: 300 });
     expect(policy.discovery).toMatchObject({ timeoutMs: 1000, requireDirectorySignature: true, maxBytes: 65_536 });

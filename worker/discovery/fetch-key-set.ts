@@ -54,6 +54,11 @@ export interface FetchKeySetOptions {
   readonly unsafeAllowLoopback?: boolean | undefined;
   /** The `User-Agent` sent. Default `"signet-key-discovery"`. */
   readonly userAgent?: string | undefined;
+  /**
+   * Fetch some other bounded JSON document (AAuth metadata, a JWK Set named by `jwks_uri`): the `Accept` header to
+   * send and the media types accepted, replacing what `kind` decides. Default: decided by `kind`.
+   */
+  readonly mediaTypes?: { readonly accept: string; readonly accepted: readonly string[] } | undefined;
 }
 
 /** A key set response that passed every transport check. */
@@ -147,13 +152,16 @@ export async function fetchKeySet(url: string, options: FetchKeySetOptions = {})
     const pending = doFetch(target, {
       method: "GET",
       redirect: "manual",
-      headers: { accept: KEY_SET_ACCEPT, "user-agent": options.userAgent ?? "signet-key-discovery" },
+      headers: {
+        accept: options.mediaTypes?.accept ?? KEY_SET_ACCEPT,
+        "user-agent": options.userAgent ?? "signet-key-discovery",
+      },
       signal: controller.signal,
     });
     // If the deadline wins, a response that still arrives later is released at once.
     pending.then((late) => (controller.signal.aborted ? discard(late) : undefined)).catch(() => {});
     response = await race(pending, deadline);
-    const rejected = checkResponse(response, target, kind, options.lenientDirectoryMediaType === true, maxBytes);
+    const rejected = checkResponse(response, target, kind, options, maxBytes);
     if (rejected !== undefined) {
       discard(response);
       return rejected;
@@ -206,7 +214,7 @@ function checkResponse(
   response: Response,
   url: string,
   kind: AgentReference["kind"],
-  lenient: boolean,
+  options: FetchKeySetOptions,
   maxBytes: number,
 ): KeySetFetchFailure | undefined {
   // Browsers hide a manual redirect as an opaque response with status 0; workerd returns the 3xx itself.
@@ -233,9 +241,10 @@ function checkResponse(
   }
   const mediaType = mediaTypeOf(response);
   const accepted =
-    kind === "jwks" || lenient
+    options.mediaTypes?.accepted ??
+    (kind === "jwks" || options.lenientDirectoryMediaType === true
       ? [DIRECTORY_MEDIA_TYPE, JWK_SET_MEDIA_TYPE, "application/json"]
-      : [DIRECTORY_MEDIA_TYPE];
+      : [DIRECTORY_MEDIA_TYPE]);
   if (mediaType === undefined || !accepted.includes(mediaType)) {
     return {
       ok: false,

@@ -33,16 +33,18 @@ function pathMatches(pattern: string, path: string): boolean {
 export type ListVerdict = "allowed" | "not-allowed" | "denied";
 
 /**
- * Judges an agent identity (its key set URL) against the policy's and the rule's lists. Deny wins; when any allow
- * list is set, only listed agents are allowed.
+ * Judges a signer, by every name it goes by (its key set URL; for AAuth also agent id, Agent Provider, key
+ * pseudonym), against the policy's and the rule's lists. Deny wins; when any allow list is set, only listed
+ * signers are allowed.
  *
  * @example
  * ```ts
- * judgeAgent(policy, rule, "https://agent.example/.well-known/http-message-signatures-directory"); // "allowed"
+ * judgeAgent(policy, rule, ["https://agent.example/.well-known/http-message-signatures-directory"]); // "allowed"
  * ```
  */
-export function judgeAgent(policy: Policy, rule: Rule, identity: string): ListVerdict {
-  const listed = (list: readonly string[]) => list.includes(identity);
+export function judgeAgent(policy: Policy, rule: Rule, identities: string | readonly string[]): ListVerdict {
+  const names = typeof identities === "string" ? [identities] : identities;
+  const listed = (list: readonly string[]) => names.some((name) => list.includes(name));
   if (listed(policy.deny) || listed(rule.deny ?? [])) return "denied";
   const allow = [...policy.allow, ...(rule.allow ?? [])];
   if (allow.length > 0 && !listed(allow)) return "not-allowed";

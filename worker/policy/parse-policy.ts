@@ -276,13 +276,24 @@ function pinned(value: unknown): PinnedAgent[] {
   });
 }
 
-/** Agent URLs, stored as the identities they resolve to (see `agentIdentityOf`). */
+/**
+ * Agent names, stored as the identities they stand for: an http(s) URL as the key set it resolves to (see
+ * `agentIdentityOf`), and a bare origin also as itself (an AAuth Agent Provider); `aauth:` agent ids and
+ * `urn:jkt:` key pseudonyms as they are.
+ */
 function agents(value: unknown, field: string): string[] {
-  return array(value, field).map((a, i) => {
+  return array(value, field).flatMap((a, i) => {
     const text = string(a, `${field}[${i}]`);
+    if (/^aauth:[A-Za-z0-9._+-]+@[a-z0-9.-]+$/.test(text) || /^urn:jkt:sha-(256|512):[A-Za-z0-9_-]+$/.test(text)) {
+      return [text];
+    }
     const identity = agentIdentityOf(text);
-    if (identity === undefined) throw new PolicyError(`${field}[${i}]`, `"${text}" is not an agent URL`);
-    return identity;
+    if (identity === undefined) {
+      throw new PolicyError(`${field}[${i}]`, `"${text}" is not an agent URL, an aauth: agent id or a urn:jkt: key`);
+    }
+    const url = new URL(text);
+    const bareOrigin = (url.pathname === "/" || url.pathname === "") && url.search === "" && url.hash === "";
+    return bareOrigin ? [identity, url.origin] : [identity];
   });
 }
 

@@ -7,7 +7,7 @@
 import type { VerifiedAgent } from "../identity/verified-agent.ts";
 import { judgeAgent } from "../policy/match-rule.ts";
 import type { Policy, Rule } from "../policy/policy.ts";
-import type { Rejection } from "../problem-response.ts";
+import type { AAuthChallenge, Rejection } from "../problem-response.ts";
 import { buildAcceptSignature } from "../rfc9421/index.ts";
 import type { LabelVerdict, RequestVerification } from "./verify-request.ts";
 
@@ -36,17 +36,40 @@ function acceptSignature(extra: readonly string[] = [], nonce = false): string {
 /** What a Web Bot Auth signer should send: the `Accept-Signature` of every plain 401. */
 export const WEB_BOT_AUTH_ACCEPT_SIGNATURE = acceptSignature();
 
+/** What an AAuth signer should cover (the profile's components; `signature-key` is the client's to add). */
+function aauthAcceptSignature(policy: Policy): string {
+  const extra = policy.aauth.additionalComponents.map((c) => (c.startsWith('"') ? c : `"${c}"`));
+  return buildAcceptSignature([
+    {
+      label: "sig",
+      components: ['"@method"', '"@authority"', '"@path"', ...extra, '"signature-key"'],
+      params: { created: true },
+    },
+  ]);
+}
+
 /** Facts about the request that the verification does not carry. */
 export interface DecideContext {
   /** Lower-case names of the bearer credential headers the request presents (`authorization`, API keys). */
   readonly credentials?: readonly string[] | undefined;
 }
 
+const LEVELS = { pseudonymous: 0, agent: 1, person: 2, authorized: 3 } as const;
+const TOKEN_LEVEL = { "agent-token": 1, "person-token": 2, "auth-token": 3 } as const;
+
+/** The names a verified signer goes by, for the lists. */
+const namesOf = (l: LabelVerdict): readonly string[] => l.identities ?? (l.agent === undefined ? [] : [l.agent]);
+
+/** Whether a verified signature names an agent rather than a bare key (AAuth `hwk`, `jkt-jwt`, unlisted key sets). */
+const attributed = (l: LabelVerdict): boolean =>
+  l.profile !== "aauth" || (l.aauth !== undefined && l.aauth.level !== "pseudonymous");
+
 /**
- * Decides a request. Unsigned requests on `none` routes pass as anonymous; a verified agent on a deny list is
+ * Decides a request. Unsigned requests on `none` routes pass as anonymous; a verified signer on a deny list is
  * refused on every route; a bearer credential on a `bearer: "require-proof"` route needs a verified signature
  * covering it; routes that require a signature refuse unsigned, invalid and unverifiable requests, signatures
- * without a nonce where one is required, and agents outside their allow lists.
+ * without a nonce where one is required, pseudonymous signers where an agent is required, AAuth credentials below
+ * the rule's `aauth` level (with `AAuth-Requirement`), and signers outside their allow lists.
  *
  * @example
  * ```ts
@@ -60,8 +83,8 @@ export function decide(
   policy: Policy,
   context: DecideContext = {},
 ): Decision {
-  const verified = verification.labels.filter((l) => l.outcome === "verified" && l.agent !== undefined);
-  const denied = verified.find((l) => judgeAgent(policy, rule, l.agent as string) === "denied");
+  const verified = verification.labels.filter((l) => l.outcome === "verified" && namesOf(l).length > 0);
+  const denied = verified.find((l) => judgeAgent(policy, rule, namesOf(l)) === "denied");
   if (denied) {
     return reject({
       reason: "agent_denied",
@@ -86,23 +109,76 @@ export function decide(
     }
   }
   const bound = credentials.includes("authorization");
-  const allowed = usable.find((l) => judgeAgent(policy, rule, l.agent as string) === "allowed");
+  const needsAgent = rule.require === "verified-agent";
+  const candidates = needsAgent ? usable.filter(attributed) : usable;
+  const allowed = candidates.find((l) => judgeAgent(policy, rule, namesOf(l)) === "allowed");
+
+  if (rule.aauth !== undefined) {
+    const aauthLevel = Math.max(
+      -1,
+      ...usable.filter((l) => l.profile === "aauth" && l.aauth).map((l) => LEVELS[l.aauth?.level ?? "pseudonymous"]),
+    );
+    const needed = TOKEN_LEVEL[rule.aauth];
+    // An auth token needs a resource token only the origin can sign, so below that level the origin challenges.
+    const enough = rule.aauth === "auth-token" ? aauthLevel >= LEVELS.agent : aauthLevel >= needed;
+    if (!enough && !verification.fieldError) {
+      const failed = verification.labels.find((l) => l.profile === "aauth" && l.outcome !== "verified");
+      if (failed) return reject(rejectionFor(failed, policy));
+      return reject({
+        reason: "signature_required",
+        detail: `this resource requires an AAuth ${rule.aauth === "person-token" ? "person" : "agent"} token`,
+        acceptSignature: aauthAcceptSignature(policy),
+        aauth: { requirement: rule.aauth === "person-token" ? "person-token" : "agent-token", schemes: ["jwt"] },
+      });
+    }
+    if (rule.aauth === "auth-token" && rule.scope !== undefined) {
+      const authorized = usable.find((l) => l.aauth?.level === "authorized");
+      const granted = new Set((authorized?.aauth?.scope ?? "").split(" ").filter(Boolean));
+      const missing = rule.scope.filter((scope) => !granted.has(scope));
+      if (authorized && missing.length > 0) {
+        return reject({
+          reason: "insufficient_scope",
+          detail: `the auth token does not grant ${missing.join(", ")}`,
+          agent: authorized.agent,
+          label: authorized.label,
+        });
+      }
+    }
+  }
 
   if (rule.require === "none") {
     return allowed ? forward(allowed, bound) : { action: "forward" };
   }
   if (verification.fieldError) {
-    const { reason, code, message } = verification.fieldError;
+    const { reason, code, message, profile } = verification.fieldError;
+    if (profile === "aauth") {
+      return reject({
+        reason,
+        detail: message,
+        signatureError: code,
+        acceptSignature: aauthAcceptSignature(policy),
+        aauth: { error: code },
+      });
+    }
     return reject({ reason, detail: message, signatureError: code, acceptSignature: WEB_BOT_AUTH_ACCEPT_SIGNATURE });
   }
   if (allowed) return forward(allowed, bound);
-  const first = usable[0];
+  const first = candidates[0];
   if (first) {
     return reject({
       reason: "agent_not_allowed",
       detail: `the agent ${first.agent} is not allowed on this route`,
       agent: first.agent,
       label: first.label,
+    });
+  }
+  const pseudonymous = usable.find((l) => !attributed(l));
+  if (pseudonymous) {
+    return reject({
+      reason: "agent_not_allowed",
+      detail: "this route requires an identified agent, and the signature names only a key (a pseudonym)",
+      agent: pseudonymous.agent,
+      label: pseudonymous.label,
     });
   }
   if (verified[0]) {
@@ -117,19 +193,41 @@ export function decide(
   if (verification.labels.length === 0) {
     return reject({
       reason: "signature_required",
-      detail: "this resource requires a request signed for Web Bot Auth",
+      detail: "this resource requires a signed request",
       acceptSignature: acceptSignature([], nonceRequired),
     });
   }
   // Prefer a signature that failed for want of keys (the signer may retry) over one that is plainly invalid.
   const failed =
     verification.labels.find((l) => l.outcome === "unverified") ?? (verification.labels[0] as LabelVerdict);
-  return reject(rejectionFor(failed));
+  return reject(rejectionFor(failed, policy));
 }
 
-function rejectionFor(label: LabelVerdict): Rejection {
-  const common = { label: label.label, acceptSignature: WEB_BOT_AUTH_ACCEPT_SIGNATURE };
+/** The refusal for a signature that did not verify, in its profile's terms. */
+function rejectionFor(label: LabelVerdict, policy: Policy): Rejection {
   const detail = label.message ?? `signature "${label.label}" did not verify`;
+  if (label.profile === "aauth") {
+    const code = label.code ?? "invalid_signature";
+    const aauth: AAuthChallenge = {
+      error: code,
+      requiredInput: label.requiredInput,
+      schemes: code === "unsupported_scheme" ? policy.aauth.schemes : undefined,
+      algorithms: code === "unsupported_algorithm" ? policy.aauth.algorithms : undefined,
+    };
+    const common = { label: label.label, acceptSignature: aauthAcceptSignature(policy), aauth, signatureError: code };
+    if (label.outcome === "unverified") {
+      return {
+        ...common,
+        reason: "agent_unverified",
+        detail,
+        discoveryError: label.code === code ? undefined : label.code,
+      };
+    }
+    if (code === "clock_skew") return { ...common, reason: "signature_from_future", detail };
+    if (code === "expired_jwt") return { ...common, reason: "signature_expired", detail };
+    return { ...common, reason: "signature_invalid", detail };
+  }
+  const common = { label: label.label, acceptSignature: WEB_BOT_AUTH_ACCEPT_SIGNATURE };
   if (label.outcome === "unverified") {
     return {
       ...common,
@@ -148,16 +246,31 @@ function rejectionFor(label: LabelVerdict): Rejection {
 }
 
 function forward(label: LabelVerdict, authorizationPresented: boolean): Decision {
+  const extra: Record<string, string> = {};
+  // A bearer token is bound to the agent's key only when the verified signature covers it.
+  if (authorizationPresented && label.coversAuthorization) extra.bearer = "bound";
+  const aauth = label.aauth;
+  if (label.profile === "aauth" && aauth) {
+    extra.level = aauth.level;
+    extra.scheme = aauth.scheme;
+    extra.jkt = aauth.thumbprint;
+    if (aauth.agentProvider) extra.agent_provider = aauth.agentProvider;
+    if (aauth.agentId) extra.agent_id = aauth.agentId;
+    if (aauth.parentAgent) extra.parent_agent = aauth.parentAgent;
+    if (aauth.ps) extra.ps = aauth.ps;
+    if (aauth.personIssuer) extra.person_issuer = aauth.personIssuer;
+    if (aauth.personSubject) extra.person_subject = aauth.personSubject;
+    if (aauth.scope) extra.scope = aauth.scope;
+  }
   const identity: VerifiedAgent = {
     agent: label.agent as string,
     keyid: label.keyid as string,
-    profile: "web-bot-auth",
+    profile: label.profile ?? "web-bot-auth",
     alg: label.algorithm as string,
     label: label.label,
     created: label.params?.created,
     expires: label.params?.expires,
-    // A bearer token is bound to the agent's key only when the verified signature covers it.
-    extra: authorizationPresented && label.coversAuthorization ? { bearer: "bound" } : undefined,
+    extra: Object.keys(extra).length > 0 ? extra : undefined,
   };
   return { action: "forward", identity, verdict: label };
 }

@@ -5,6 +5,13 @@
  *
  * @module
  */
+import {
+  type AAuthIdentity,
+  type AAuthKeyCache,
+  type AAuthLabelVerdict,
+  toLabelVerdict,
+  verifyAAuthLabels,
+} from "../aauth/index.ts";
 import type { KeySource } from "../discovery/key-source.ts";
 import type { Policy } from "../policy/policy.ts";
 import {
@@ -29,6 +36,8 @@ export type LabelOutcome = "verified" | "invalid" | "unverified";
 /** The judgement on one signature label. */
 export interface LabelVerdict {
   readonly label: string;
+  /** Which profile judged the label. */
+  readonly profile?: "web-bot-auth" | "aauth" | undefined;
   readonly outcome: LabelOutcome;
   /** Why it did not verify: an RFC 9421 core code, a `Signature-Agent` code, or a discovery code. */
   readonly code?: string | undefined;
@@ -52,13 +61,26 @@ export interface LabelVerdict {
   readonly coversAuthorization: boolean;
   /** The decoded signature bytes (replay protection keys on them when there is no nonce). */
   readonly signature?: Uint8Array | undefined;
+  /** AAuth: what the key scheme and tokens proved. */
+  readonly aauth?: AAuthIdentity | undefined;
+  /** AAuth: the components a failed signature should also have covered (`required_input`). */
+  readonly requiredInput?: readonly string[] | undefined;
+  /**
+   * Every name the verified signer goes by, for allow and deny lists: the key set URL (Web Bot Auth); the agent
+   * id, Agent Provider, key set and key thumbprint URN (AAuth).
+   */
+  readonly identities?: readonly string[] | undefined;
 }
 
-/** A request-wide failure that stops every signature from being judged (a 400). */
+/**
+ * A request-wide failure that stops every signature from being judged: a 400, or for an unreadable
+ * `Signature-Key` the 401 `invalid_signature` AAuth prescribes.
+ */
 export interface FieldError {
-  readonly reason: "malformed_signature_fields" | "malformed_signature_agent";
+  readonly reason: "malformed_signature_fields" | "malformed_signature_agent" | "signature_invalid";
   readonly code: string;
   readonly message: string;
+  readonly profile?: "web-bot-auth" | "aauth" | undefined;
 }
 
 /** The verification of a request. */
@@ -74,6 +96,8 @@ export interface RequestVerification {
 export interface VerifyRequestOptions {
   readonly policy: Policy;
   readonly keys: KeySource;
+  /** Where AAuth key schemes and tokens find their issuers' metadata and keys; without it AAuth is not judged. */
+  readonly aauthKeys?: AAuthKeyCache | undefined;
   /** Current time in Unix seconds. */
   readonly now?: (() => number) | undefined;
 }
@@ -96,6 +120,67 @@ interface Resolution {
  * ```
  */
 export async function verifyRequest(
+  message: HttpRequestMessage,
+  options: VerifyRequestOptions,
+): Promise<RequestVerification> {
+  const webBotAuth = await verifyWebBotAuth(message, options);
+  if (options.aauthKeys === undefined || combinedField(message.headers, "signature-key") === undefined) {
+    return webBotAuth;
+  }
+  const { aauth } = options.policy;
+  const aauthResult = await verifyAAuthLabels(message, {
+    resource: aauth.resource,
+    schemes: aauth.schemes,
+    algorithms: aauth.algorithms as JoseAlgorithm[],
+    signatureWindow: aauth.signatureWindow,
+    bodyIntegrity: aauth.bodyIntegrity,
+    additionalComponents: aauth.additionalComponents,
+    trustedKeySets: aauth.trustedKeySets,
+    cache: options.aauthKeys,
+    now: options.now,
+    unsafeAllowLoopback: options.policy.discovery.unsafeAllowLoopback,
+  });
+  const judged = new Set(aauthResult.labels.map((l) => l.label));
+  const labels = [...webBotAuth.labels, ...aauthResult.labels.map(aauthVerdict)];
+  const fieldError =
+    webBotAuth.fieldError ??
+    (aauthResult.fieldError === undefined
+      ? undefined
+      : {
+          reason: "signature_invalid" as const,
+          code: aauthResult.fieldError.code,
+          message: aauthResult.fieldError.message,
+          profile: "aauth" as const,
+        });
+  return {
+    labels,
+    otherLabels: webBotAuth.otherLabels.filter((label) => !judged.has(label)),
+    fieldError,
+  };
+}
+
+/** An AAuth verdict in the pipeline's shape, with the names the signer goes by. */
+function aauthVerdict(verdict: AAuthLabelVerdict): LabelVerdict {
+  const base = toLabelVerdict(verdict);
+  const identity = verdict.identity;
+  const pseudonym = identity === undefined ? undefined : (identity.subject ?? `urn:jkt:sha-256:${identity.thumbprint}`);
+  const agent =
+    identity?.agentId ?? (identity?.trustedKeySet ? identity.keySet : undefined) ?? identity?.keySet ?? pseudonym;
+  const identities = [identity?.agentId, identity?.agentProvider, identity?.keySet, pseudonym].filter(
+    (name): name is string => name !== undefined,
+  );
+  return {
+    ...base,
+    profile: "aauth",
+    agent: verdict.outcome === "verified" ? agent : undefined,
+    keyid: identity?.thumbprint ?? base.keyid,
+    aauth: identity,
+    requiredInput: verdict.requiredInput,
+    identities: verdict.outcome === "verified" ? identities : undefined,
+  };
+}
+
+async function verifyWebBotAuth(
   message: HttpRequestMessage,
   options: VerifyRequestOptions,
 ): Promise<RequestVerification> {
@@ -168,8 +253,10 @@ export async function verifyRequest(
       const r = outcome.result;
       labels.push({
         label: r.label,
+        profile: "web-bot-auth",
         outcome: "verified",
         agent: resolution.agent,
+        identities: resolution.agent === undefined ? undefined : [resolution.agent],
         pinned: resolution.pinned,
         keyid: r.keyid,
         algorithm: r.algorithm,
@@ -186,6 +273,7 @@ export async function verifyRequest(
     const signature = outcome.signature;
     labels.push({
       label: outcome.label,
+      profile: "web-bot-auth",
       outcome: failure?.outcome ?? "invalid",
       code: failure?.code ?? outcome.error.code,
       codeSource: failure?.source ?? "signature",

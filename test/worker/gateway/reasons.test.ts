@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type GeneratedKey, generateAgentKey } from "../../../agent/index.ts";
 import { REJECTION_REASON_CODES, type RejectionReason } from "../../../worker/reasons.ts";
 import { parseAcceptSignature } from "../../../worker/rfc9421/index.ts";
+import { mint, NOW, newKey, publishIssuer, RESOURCE, signed as signedAAuth } from "../aauth/helpers.ts";
 import {
   attestationKey,
   directory,
@@ -41,7 +42,9 @@ async function refused(response: Response, reason: RejectionReason, members: Par
 beforeAll(async () => {
   [agentKey, memberKey, bannedKey] = await Promise.all([generateAgentKey(), generateAgentKey(), generateAgentKey()]);
   env = gatewayEnv({
+    aauth: { resource: RESOURCE },
     rules: [
+      { path: "/docs/*", require: "signature", aauth: "auth-token", scope: ["data.read"] },
       { path: "/api/*", require: "none", bearer: "require-proof", credentialHeaders: ["x-api-key"] },
       { path: "/agents/*", require: "verified-agent" },
       { path: "/members/*", require: "verified-agent", allow: [MEMBER] },
@@ -230,6 +233,32 @@ describe("replay protection and bearer credentials", () => {
     };
     const request = await signed("https://signet.example/agents/store", { key: agentKey.privateJwk, agent: AGENT });
     await refused(await send(request, failing), "replay_store_unavailable");
+  });
+});
+
+describe("403 insufficient_scope (AAuth)", () => {
+  it("insufficient_scope: an auth token that does not grant the route's scope", async () => {
+    const agent = await newKey();
+    const ps = await publishIssuer("aauth-person.json");
+    const claims = {
+      iss: ps.iss,
+      dwk: "aauth-person.json",
+      aud: RESOURCE,
+      sub: "p-1",
+      jti: crypto.randomUUID(),
+      cnf: { jwk: agent.publicJwk },
+      iat: NOW - 5,
+      exp: NOW + 600,
+      scope: "profile",
+    };
+    const token = await mint(ps.key, { typ: "aa-auth+jwt", kid: "k1" }, claims);
+    const message = await signedAAuth({
+      key: agent,
+      signatureKey: `sig=jwt;jwt="${token}"`,
+      url: "https://signet.example/docs/1",
+    });
+    const request = new Request(message.targetUri, { headers: message.headers as Headers });
+    await refused(await send(request, env), "insufficient_scope");
   });
 });
 
