@@ -5,7 +5,7 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
-import { keyCacheFor } from "../../worker/configuration.ts";
+import { aauthKeyCacheFor, keyCacheFor } from "../../worker/configuration.ts";
 import {
   type AgentReference,
   findInKeySet,
@@ -60,7 +60,10 @@ const CHECKS = [
   { name: "components", title: "@authority or @target-uri is covered" },
   { name: "freshness", title: "within its validity window and the policy's limits" },
   { name: "algorithm", title: "the algorithm is accepted" },
-  { name: "signature-agent", title: "the covered Signature-Agent member names the agent" },
+  {
+    name: "signature-agent",
+    title: "the covered Signature-Agent (Web Bot Auth) or Signature-Key (AAuth) member names the key",
+  },
   { name: "key", title: "the agent's key for this keyid is known and usable" },
   { name: "signature-base", title: "the signature base can be built" },
   { name: "signature", title: "the signature verifies" },
@@ -108,6 +111,17 @@ const CHECK_OF_CODE: Readonly<Record<string, CheckName>> = {
   component_not_applicable: "signature-base",
   invalid_signature_length: "signature",
   invalid_signature: "signature",
+  // AAuth (HTTP Signature Keys) error codes.
+  invalid_input: "components",
+  clock_skew: "freshness",
+  unsupported_scheme: "signature-agent",
+  invalid_request: "fields",
+  invalid_jwt: "key",
+  expired_jwt: "key",
+  revoked_jwt: "key",
+  issuer_missing: "key",
+  issuer_mismatch: "key",
+  cache_miss: "key",
   content_digest_mismatch: "content-digest",
   unsupported_digest_algorithm: "content-digest",
   malformed_content_digest: "content-digest",
@@ -170,7 +184,12 @@ export async function explain(
     values.jwks === undefined
       ? keyCacheFor(policy, { cache: null })
       : await fileKeys(values.jwks, policy.allowTestKeys);
-  const verification = await verifyRequest(message, { policy, keys, now: now === undefined ? undefined : () => now });
+  const verification = await verifyRequest(message, {
+    policy,
+    keys,
+    aauthKeys: aauthKeyCacheFor(policy),
+    now: now === undefined ? undefined : () => now,
+  });
   const path = parseTargetUri(message.targetUri).path;
   const rule = matchRule(policy, message.method, path);
   const decision = decide(verification, rule, policy);
@@ -205,7 +224,11 @@ function describe(message: HttpRequestMessage, verification: RequestVerification
   if (verification.labels.length === 0 && !verification.fieldError) lines.push("no Web Bot Auth signature", "");
   for (const label of verification.otherLabels) lines.push(`${label}: ignored (not tag="web-bot-auth")`, "");
   for (const label of verification.labels) {
-    lines.push(`${label.label}: ${label.outcome}${label.code ? ` (${label.code})` : ""}`);
+    lines.push(
+      `${label.label}: ${label.outcome}${label.code ? ` (${label.code})` : ""} [${label.profile ?? "web-bot-auth"}]`,
+    );
+    if (label.aauth) lines.push(`  level:      ${label.aauth.level} (scheme ${label.aauth.scheme})`);
+    if (label.requiredInput?.length) lines.push(`  cover also: ${label.requiredInput.join(" ")}`);
     if (label.message && label.outcome !== "verified") lines.push(`  why:        ${label.message}`);
     if (label.agent) lines.push(`  agent:      ${label.agent}${label.pinned ? " (pinned)" : ""}`);
     if (label.keyid) lines.push(`  keyid:      ${label.keyid}`);
@@ -269,8 +292,11 @@ function checksOf(label: LabelVerdict): CheckResult[] {
 function labelJson(message: HttpRequestMessage, label: LabelVerdict) {
   return {
     label: label.label,
+    profile: label.profile ?? "web-bot-auth",
     outcome: label.outcome,
     reason: label.code ?? null,
+    level: label.aauth?.level ?? null,
+    required_input: label.requiredInput ?? null,
     reason_source: label.codeSource ?? null,
     message: label.outcome === "verified" ? null : (label.message ?? null),
     agent: label.agent ?? null,

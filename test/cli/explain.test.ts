@@ -148,6 +148,37 @@ describe("signet explain (subprocess)", () => {
     expect(label).toMatchObject({ outcome: "unverified", reason: "test_key_refused", reason_source: "discovery" });
   });
 
+  it("understands Signature-Key: the derived AAuth hwk vector V1 is a verified pseudonym", async () => {
+    const v1 = [
+      "GET /api/data HTTP/1.1",
+      "Host: resource.example",
+      'Signature-Key: sig=hwk;kty="OKP";crv="Ed25519";x="JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs";alg="Ed25519"',
+      'Signature-Input: sig=("@method" "@authority" "@path" "signature-key");created=1732210000',
+      "Signature: sig=:u6KBEWdPc9EVHskXlQBQeX0KSVyiPPnxA1lSEnrcSANE2M9s3Fk9NidqCyEbl9Taz7LkcpVmgRdhqCAK4GtaDA==:",
+      "",
+      "",
+    ].join("\r\n");
+    const result = await runCli(["explain", "--now", "1732210000", "--json"], { stdin: v1 });
+    const [label, decision] = result.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(label).toMatchObject({
+      label: "sig",
+      profile: "aauth",
+      outcome: "verified",
+      level: "pseudonymous",
+      agent: "urn:jkt:sha-256:poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U",
+    });
+    // The default explain policy wants an identified agent: a pseudonym is refused with 403.
+    expect(decision).toMatchObject({ action: "refuse", status: 403, reason: "agent_not_allowed" });
+    const late = await runCli(["explain", "--now", "1732210100", "--json"], { stdin: v1 });
+    expect(JSON.parse(late.stdout.split("\n")[0] ?? "{}")).toMatchObject({
+      outcome: "invalid",
+      reason: "invalid_signature",
+    });
+  });
+
   it.each([
     [["explain", "--now", "yesterday"], /--now must be Unix seconds/],
     [["explain", "a", "b"], /at most one FILE/],
