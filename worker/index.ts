@@ -63,16 +63,20 @@ app.all("*", async (c) => {
   if ("error" in configuration) return problemResponse({ reason: "misconfigured", detail: configuration.error });
   const { attester, originUrl } = configuration;
   const monitor = c.get("signetMonitor");
+  const toSend = toOrigin(c.req.raw, originUrl);
+  const identity = c.get("signetAgent") ?? undefined;
+  const monitored = monitor === null ? undefined : monitorValue(monitor);
   let outgoing: Request;
   try {
-    outgoing = await attester.attest(
-      toOrigin(c.req.raw, originUrl),
-      c.get("signetAgent") ?? undefined,
-      monitor === null ? undefined : monitorValue(monitor),
-    );
-  } catch (err) {
-    // The client's own signature fields cannot carry an attestation next to them.
-    return problemResponse({ reason: "malformed_signature_fields", detail: (err as Error).message });
+    outgoing = await attester.attest(toSend, identity, monitored);
+  } catch {
+    // The client's own Signature-Input/Signature cannot be parsed, so no signature can stand beside them. Such a
+    // request only gets this far where nothing required a signature (a `none` route, or monitor mode): its
+    // unusable signature fields go, and the request is forwarded anonymous and attested.
+    const headers = new Headers(toSend.headers);
+    headers.delete("signature-input");
+    headers.delete("signature");
+    outgoing = await attester.attest(new Request(toSend, { headers }), undefined, monitored);
   }
   try {
     return await sendToOrigin(outgoing, originUrl);

@@ -35,6 +35,8 @@ export const DISCOVERY_ERROR_CODES = [
   "key_not_found",
   /** The key is one of the published RFC 9421 test keys and policy does not allow them. */
   "test_key_refused",
+  /** The request names more agents than `discovery.maxAgentsPerRequest`; keys were looked up for the first ones. */
+  "agent_limit",
 ] as const;
 
 /** One of {@link DISCOVERY_ERROR_CODES}. */

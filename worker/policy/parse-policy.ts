@@ -256,6 +256,12 @@ function discovery(value: unknown): DiscoveryPolicy {
       "discovery.requireDirectorySignature",
     ),
     unsafeAllowLoopback: bool(o.unsafeAllowLoopback ?? d.unsafeAllowLoopback, "discovery.unsafeAllowLoopback"),
+    maxAgentsPerRequest: seconds(
+      o.maxAgentsPerRequest ?? d.maxAgentsPerRequest,
+      "discovery.maxAgentsPerRequest",
+      1,
+      32,
+    ),
   };
 }
 

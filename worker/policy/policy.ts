@@ -114,6 +114,11 @@ export interface DiscoveryPolicy {
   readonly requireDirectorySignature: boolean;
   /** Allow fetching from http(s)://127.0.0.1, localhost and [::1] on any port. For tests and demos only. */
   readonly unsafeAllowLoopback: boolean;
+  /**
+   * The most distinct agents whose keys one request may make Signet look up (their lookups run at once, so a
+   * request costs at most one fetch timeout). Further signatures are `unverified` with `agent_limit`. Default 4.
+   */
+  readonly maxAgentsPerRequest: number;
 }
 
 /** Keys configured for an agent: that agent is never fetched. */
@@ -159,6 +164,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
     refetchCooldownSeconds: 30,
     requireDirectorySignature: false,
     unsafeAllowLoopback: false,
+    maxAgentsPerRequest: 4,
   },
   pinned: [],
   allowTestKeys: false,

@@ -12,13 +12,14 @@ import {
   toLabelVerdict,
   verifyAAuthLabels,
 } from "../aauth/index.ts";
-import type { KeySource } from "../discovery/key-source.ts";
+import type { KeyLookup, KeySource } from "../discovery/key-source.ts";
 import type { Policy } from "../policy/policy.ts";
 import {
   combinedField,
   type HttpRequestMessage,
   type JoseAlgorithm,
   parseComponent,
+  parseSignatures,
   type SignatureAlgorithm,
   SignatureError,
   type SignatureParameters,
@@ -187,6 +188,7 @@ async function verifyWebBotAuth(
   const signatureAgent = combinedField(message.headers, "signature-agent");
   const resolutions = new Map<string, Resolution>();
   const { policy } = options;
+  const lookups = startKeyLookups(message, signatureAgent, options);
   let outcomes: Awaited<ReturnType<typeof verifySignatures>>;
   try {
     outcomes = await verifySignatures(message, {
@@ -213,7 +215,9 @@ async function verifyWebBotAuth(
           return { reason: "unknown_key", message: agent.message };
         }
         resolution.agent = agent.agent.keySetUrl;
-        const found = await options.keys.findKey(agent.agent, candidate.keyid as string);
+        const found =
+          (await lookups.get(lookupKey(agent.agent.keySetUrl, candidate.keyid as string))) ??
+          agentLimit(options.policy.discovery.maxAgentsPerRequest);
         if (!found.ok) {
           resolution.failure = { outcome: "unverified", code: found.code, source: "discovery", message: found.message };
           return { reason: "unknown_key", message: found.message };
@@ -290,6 +294,70 @@ async function verifyWebBotAuth(
     });
   }
   return { labels, otherLabels };
+}
+
+function lookupKey(keySetUrl: string, keyid: string): string {
+  return `${keySetUrl}\n${keyid}`;
+}
+
+function agentLimit(max: number): KeyLookup {
+  return {
+    ok: false,
+    code: "agent_limit",
+    message: `the request names more than ${max} agents; Signet looks up keys for the first ${max} only`,
+  };
+}
+
+/**
+ * Starts every key lookup the request's Web Bot Auth signatures will need, at once, so that several slow key
+ * directories cost one timeout rather than one each; at most `discovery.maxAgentsPerRequest` distinct agents
+ * are looked up. Signatures that are plainly unusable (no keyid, wrong tag, unparseable) start nothing.
+ */
+function startKeyLookups(
+  message: HttpRequestMessage,
+  signatureAgent: string | undefined,
+  options: VerifyRequestOptions,
+): Map<string, Promise<KeyLookup>> {
+  const lookups = new Map<string, Promise<KeyLookup>>();
+  let entries: ReturnType<typeof parseSignatures>;
+  try {
+    entries = parseSignatures(
+      {
+        signatureInput: combinedField(message.headers, "signature-input"),
+        signature: combinedField(message.headers, "signature"),
+      },
+      "request",
+    );
+  } catch {
+    return lookups;
+  }
+  const agents = new Set<string>();
+  const max = options.policy.discovery.maxAgentsPerRequest;
+  for (const entry of entries) {
+    if (entry instanceof SignatureError) continue;
+    const { keyid, tag } = entry.params;
+    if (tag !== WEB_BOT_AUTH_TAG || keyid === undefined) continue;
+    let agent: ReturnType<typeof resolveSignatureAgent>;
+    try {
+      agent = resolveSignatureAgent(signatureAgent, entry.components, entry.label);
+    } catch {
+      return lookups;
+    }
+    if (!agent.ok) continue;
+    const key = lookupKey(agent.agent.keySetUrl, keyid);
+    if (lookups.has(key)) continue;
+    if (!agents.has(agent.agent.keySetUrl)) {
+      if (agents.size >= max) continue;
+      agents.add(agent.agent.keySetUrl);
+    }
+    const started = options.keys.findKey(agent.agent, keyid);
+    // Settled here so a lookup that is never awaited cannot surface as an unhandled rejection.
+    lookups.set(
+      key,
+      started.catch((err: unknown) => ({ ok: false, code: "directory_unreachable", message: String(err) })),
+    );
+  }
+  return lookups;
 }
 
 /** The request-level outcome: `verified` if any signature verified, else `unsigned`, `unverified` or `invalid`. */

@@ -12,6 +12,7 @@ import { mint, NOW, newKey, publishIssuer, RESOURCE, signed as signedAAuth } fro
 import {
   attestationKey,
   directory,
+  echoOf,
   expectProblem,
   gatewayEnv,
   identityOf,
@@ -67,13 +68,16 @@ describe("400: the request's signature fields are unusable", () => {
     expect(body.signature_error).toBe("malformed_signature_input");
   });
 
-  it("malformed_signature_fields: also on a route that requires nothing (the attestation cannot sit beside it)", async () => {
+  it("on a route that requires nothing, unusable signature fields are dropped and the request passes anonymous", async () => {
     const response = await send(
-      new Request("https://signet.example/open", { headers: { "signature-input": "sig1=(((" } }),
+      new Request("https://signet.example/open", {
+        headers: { "signature-input": "sig1=(((", signature: "sig1=:AAAA:" },
+      }),
       env,
     );
-    const body = await refused(response, "malformed_signature_fields");
-    expect(body.detail).toMatch(/Signature-Input/);
+    const echo = await echoOf(response);
+    expect(echo.headers["verified-agent"]).toBeUndefined();
+    expect(echo.headers["signature-input"]).toMatch(/^signet=\(/);
   });
 
   it("malformed_signature_agent: a covered Signature-Agent that is not a Structured Field", async () => {

@@ -1,0 +1,86 @@
+/**
+ * Helpers for the hostile-input, fault and load tests of the whole Worker: the local origin's request counter
+ * and wall clock (`test/worker/origin-server.ts`), an environment that forwards to that origin, and a replay
+ * store that fails on schedule.
+ *
+ * @module
+ */
+import { inject } from "vitest";
+import type { Env } from "../../../worker/env.ts";
+import type { ReplayStoreNamespace } from "../../../worker/replay/claim-signature.ts";
+import { attestationKey, gatewayEnv } from "../gateway/gateway.ts";
+
+/** The local HTTP origin (`test/worker/origin-server.ts`). */
+export const localOrigin = inject("localOriginUrl");
+
+/** How many requests for exactly `pathAndQuery` reached the local origin. */
+export async function originCount(pathAndQuery: string): Promise<number> {
+  const response = await fetch(`${localOrigin}/__count?path=${encodeURIComponent(pathAndQuery)}`);
+  return ((await response.json()) as { count: number }).count;
+}
+
+/**
+ * Node's wall clock, in milliseconds. Inside workerd `Date.now()` and `performance.now()` stand still while the
+ * isolate computes (they move only across I/O), so CPU-bound work is timed against this clock, read over I/O.
+ */
+export async function wallClock(): Promise<number> {
+  const response = await fetch(`${localOrigin}/__clock`);
+  return ((await response.json()) as { now: number }).now;
+}
+
+/** Runs `work` and returns its result with the wall-clock milliseconds it took (see {@link wallClock}). */
+export async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = await wallClock();
+  const result = await work();
+  return { result, ms: (await wallClock()) - started };
+}
+
+/** The Worker's environment for a policy, forwarding to the local HTTP origin with a real attestation key. */
+export async function localOriginEnv(policy: object, origin: string = localOrigin): Promise<Env> {
+  const { secret } = await attestationKey();
+  return gatewayEnv(policy, { origin, attestationKey: secret });
+}
+
+/** A replay store in front of the real one whose claims fail on schedule, with counters. */
+export interface FlakyReplayStore extends ReplayStoreNamespace {
+  /** Claims asked for. */
+  readonly calls: number;
+  /** Claims that were made to fail. */
+  readonly failures: number;
+}
+
+/**
+ * Wraps the real `REPLAY_STORE` so that every `every`-th claim fails: `before` the store is asked (the claim is
+ * never recorded) or `after` it answered (the claim is recorded, but Signet never hears back, as when the
+ * connection to the Durable Object breaks mid-call).
+ */
+export function flakyReplayStore(
+  real: ReplayStoreNamespace,
+  every: number,
+  when: "before" | "after" = "before",
+): FlakyReplayStore {
+  let calls = 0;
+  let failures = 0;
+  return {
+    get calls() {
+      return calls;
+    },
+    get failures() {
+      return failures;
+    },
+    getByName(name) {
+      const shard = real.getByName(name);
+      return {
+        async claim(id, expiresAt, now) {
+          calls += 1;
+          const fail = calls % every === 0;
+          if (fail) failures += 1;
+          if (fail && when === "before") throw new Error("injected replay store failure (before the claim)");
+          const claimed = await shard.claim(id, expiresAt, now);
+          if (fail) throw new Error("injected replay store failure (after the claim)");
+          return claimed;
+        },
+      };
+    },
+  };
+}
