@@ -8,7 +8,10 @@ const wrangler = { configPath: "./wrangler.toml" };
  * A throwaway attestation key for the workerd projects, so the secret `wrangler.toml` declares as required is
  * present (tests that need a known key pass their own).
  */
-const attestationPair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+const attestationPair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+  "sign",
+  "verify",
+])) as CryptoKeyPair;
 const SIGNET_ATTESTATION_KEY = JSON.stringify(await crypto.subtle.exportKey("jwk", attestationPair.privateKey));
 // Wrangler checks required secrets against the process environment before the bindings below apply.
 process.env.SIGNET_ATTESTATION_KEY ??= SIGNET_ATTESTATION_KEY;
