@@ -13,7 +13,12 @@ import { isJoseAlgorithm, type JoseAlgorithm } from "./jose-algorithm.ts";
 import type { VerificationKey } from "./key.ts";
 import { combinedField, type HttpMessage } from "./message.ts";
 import { signatureBase } from "./signature-base.ts";
-import { type ParsedSignature, parseSignatures, type SignatureParameters } from "./signature-fields.ts";
+import {
+  type ParsedSignature,
+  parseSignatures,
+  type SignatureEntry,
+  type SignatureParameters,
+} from "./signature-fields.ts";
 
 /** What a key resolver is told about a signature. All of it comes from the message and is untrusted. */
 export interface KeyCandidate {
@@ -75,6 +80,11 @@ export interface VerifyOptions {
   readonly checkContentDigest?: boolean | undefined;
   /** Structured types of fields covered with `;sf`, beyond the known ones. */
   readonly structuredFields?: Readonly<Record<string, StructuredFieldType>> | undefined;
+  /**
+   * The message's signatures as {@link parseSignatures} already returned them, to save parsing them twice. They
+   * must come from this message's `Signature-Input` and `Signature`.
+   */
+  readonly entries?: readonly SignatureEntry[] | undefined;
 }
 
 /** A signature that verified, with everything the verifier learnt about it. */
@@ -109,6 +119,11 @@ interface CompiledPolicy {
 }
 
 const compiled = new WeakMap<VerifyOptions, CompiledPolicy>();
+/** Parsed component requirements by the identity of the `requiredComponents` array, so a caller that builds a
+ * fresh options object per request (a new `keys` closure) but reuses its arrays compiles them once. */
+const compiledRequirements = new WeakMap<object, Pick<CompiledPolicy, "required" | "requiredText">>();
+const compiledAlgorithms = new WeakMap<object, ReadonlySet<string>>();
+const EMPTY: readonly string[] = Object.freeze([]);
 
 function compile(options: VerifyOptions): CompiledPolicy {
   let policy = compiled.get(options);
@@ -118,18 +133,28 @@ function compile(options: VerifyOptions): CompiledPolicy {
     const v = options[name];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new TypeError(`VerifyOptions.${name} must be >= 0`);
   }
-  for (const alg of options.algorithms ?? []) {
-    if (!isSignatureAlgorithm(alg) && !isJoseAlgorithm(alg)) {
-      throw new TypeError(`VerifyOptions.algorithms: unknown algorithm "${alg}"`);
+  const algorithmList = options.algorithms ?? SIGNATURE_ALGORITHMS;
+  let algorithms = compiledAlgorithms.get(algorithmList);
+  if (algorithms === undefined) {
+    for (const alg of algorithmList) {
+      if (!isSignatureAlgorithm(alg) && !isJoseAlgorithm(alg)) {
+        throw new TypeError(`VerifyOptions.algorithms: unknown algorithm "${alg}"`);
+      }
     }
+    algorithms = new Set(algorithmList);
+    compiledAlgorithms.set(algorithmList, algorithms);
   }
-  const groups = (options.requiredComponents ?? []).map((g) => (typeof g === "string" ? [g] : g));
-  policy = {
-    required: groups.map((g) => g.map((text) => componentKey(parseComponent(text)))),
-    requiredText: groups.map((g) => g.map((text) => serializeComponent(parseComponent(text))).join(" or ")),
-    algorithms: new Set(options.algorithms ?? SIGNATURE_ALGORITHMS),
-    skew: options.clockSkew ?? 60,
-  };
+  const requirementList = options.requiredComponents ?? EMPTY;
+  let requirements = compiledRequirements.get(requirementList);
+  if (requirements === undefined) {
+    const groups = requirementList.map((g) => (typeof g === "string" ? [g] : g));
+    requirements = {
+      required: groups.map((g) => g.map((text) => componentKey(parseComponent(text)))),
+      requiredText: groups.map((g) => g.map((text) => serializeComponent(parseComponent(text))).join(" or ")),
+    };
+    compiledRequirements.set(requirementList, requirements);
+  }
+  policy = { ...requirements, algorithms, skew: options.clockSkew ?? 60 };
   compiled.set(options, policy);
   return policy;
 }
@@ -149,13 +174,15 @@ function compile(options: VerifyOptions): CompiledPolicy {
  */
 export async function verifySignatures(message: HttpMessage, options: VerifyOptions): Promise<SignatureOutcome[]> {
   const policy = compile(options);
-  const entries = parseSignatures(
-    {
-      signatureInput: combinedField(message.headers, "signature-input"),
-      signature: combinedField(message.headers, "signature"),
-    },
-    message.kind,
-  );
+  const entries =
+    options.entries ??
+    parseSignatures(
+      {
+        signatureInput: combinedField(message.headers, "signature-input"),
+        signature: combinedField(message.headers, "signature"),
+      },
+      message.kind,
+    );
   const selected = options.label === undefined ? entries : entries.filter((e) => e.label === options.label);
   if (options.label !== undefined && selected.length === 0) {
     throw new SignatureError("label_not_found", `the message has no signature labelled "${options.label}"`);

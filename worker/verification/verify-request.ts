@@ -31,6 +31,10 @@ import { MalformedSignatureAgentError, resolveSignatureAgent } from "./signature
 /** The Web Bot Auth signature tag. */
 export const WEB_BOT_AUTH_TAG = "web-bot-auth";
 
+/** What every Web Bot Auth signature carries (the same arrays each time, so the core compiles them once). */
+const WEB_BOT_AUTH_PARAMETERS = Object.freeze(["created", "expires", "keyid"] as const);
+const WEB_BOT_AUTH_COMPONENTS = Object.freeze([Object.freeze(["@authority", "@target-uri"])]);
+
 /** The three outcomes a signature can have (draft-ietf-webbotauth-httpsig-protocol, "Verifier Outcomes"). */
 export type LabelOutcome = "verified" | "invalid" | "unverified";
 
@@ -188,13 +192,14 @@ async function verifyWebBotAuth(
   const signatureAgent = combinedField(message.headers, "signature-agent");
   const resolutions = new Map<string, Resolution>();
   const { policy } = options;
-  const lookups = startKeyLookups(message, signatureAgent, options);
+  const { lookups, entries } = startKeyLookups(message, signatureAgent, options);
   let outcomes: Awaited<ReturnType<typeof verifySignatures>>;
   try {
     outcomes = await verifySignatures(message, {
+      entries,
       tag: WEB_BOT_AUTH_TAG,
-      requiredParameters: ["created", "expires", "keyid"],
-      requiredComponents: [["@authority", "@target-uri"]],
+      requiredParameters: WEB_BOT_AUTH_PARAMETERS,
+      requiredComponents: WEB_BOT_AUTH_COMPONENTS,
       algorithms: policy.algorithms,
       maxValidity: policy.freshness.maxValidity,
       maxAge: policy.freshness.maxAge,
@@ -317,7 +322,7 @@ function startKeyLookups(
   message: HttpRequestMessage,
   signatureAgent: string | undefined,
   options: VerifyRequestOptions,
-): Map<string, Promise<KeyLookup>> {
+): { lookups: Map<string, Promise<KeyLookup>>; entries?: ReturnType<typeof parseSignatures> } {
   const lookups = new Map<string, Promise<KeyLookup>>();
   let entries: ReturnType<typeof parseSignatures>;
   try {
@@ -329,7 +334,8 @@ function startKeyLookups(
       "request",
     );
   } catch {
-    return lookups;
+    // verifySignatures parses again and reports the field error.
+    return { lookups };
   }
   const agents = new Set<string>();
   const max = options.policy.discovery.maxAgentsPerRequest;
@@ -341,7 +347,7 @@ function startKeyLookups(
     try {
       agent = resolveSignatureAgent(signatureAgent, entry.components, entry.label);
     } catch {
-      return lookups;
+      return { lookups, entries };
     }
     if (!agent.ok) continue;
     const key = lookupKey(agent.agent.keySetUrl, keyid);
@@ -357,7 +363,7 @@ function startKeyLookups(
       started.catch((err: unknown) => ({ ok: false, code: "directory_unreachable", message: String(err) })),
     );
   }
-  return lookups;
+  return { lookups, entries };
 }
 
 /** The request-level outcome: `verified` if any signature verified, else `unsigned`, `unverified` or `invalid`. */
