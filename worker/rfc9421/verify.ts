@@ -28,6 +28,8 @@ export interface KeyCandidate {
   readonly tag: string | undefined;
   /** The covered components, serialised (`"@authority"`, `"signature-agent";key="sig1"`). */
   readonly components: readonly string[];
+  /** The same components, parsed. */
+  readonly componentIds: readonly ComponentIdentifier[];
   readonly params: SignatureParameters;
   /** The message being verified, for resolvers that read other fields (e.g. `Signature-Agent`). */
   readonly message: HttpMessage;
@@ -343,6 +345,7 @@ async function resolveKey(
     alg: sig.params.alg,
     tag: sig.params.tag,
     components: sig.components.map(serializeComponent),
+    componentIds: sig.components,
     params: sig.params,
     message,
   });

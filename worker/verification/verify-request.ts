@@ -18,7 +18,6 @@ import {
   combinedField,
   type HttpRequestMessage,
   type JoseAlgorithm,
-  parseComponent,
   parseSignatures,
   type SignatureAlgorithm,
   SignatureError,
@@ -192,7 +191,7 @@ async function verifyWebBotAuth(
   const signatureAgent = combinedField(message.headers, "signature-agent");
   const resolutions = new Map<string, Resolution>();
   const { policy } = options;
-  const { lookups, entries } = startKeyLookups(message, signatureAgent, options);
+  const { lookups, entries, agents } = startKeyLookups(message, signatureAgent, options);
   let outcomes: Awaited<ReturnType<typeof verifySignatures>>;
   try {
     outcomes = await verifySignatures(message, {
@@ -208,8 +207,8 @@ async function verifyWebBotAuth(
       keys: async (candidate) => {
         const resolution: Resolution = {};
         resolutions.set(candidate.label, resolution);
-        const components = candidate.components.map((c) => parseComponent(c));
-        const agent = resolveSignatureAgent(signatureAgent, components, candidate.label);
+        const agent =
+          agents.get(candidate.label) ?? resolveSignatureAgent(signatureAgent, candidate.componentIds, candidate.label);
         if (!agent.ok) {
           resolution.failure = {
             outcome: agent.outcome,
@@ -322,8 +321,14 @@ function startKeyLookups(
   message: HttpRequestMessage,
   signatureAgent: string | undefined,
   options: VerifyRequestOptions,
-): { lookups: Map<string, Promise<KeyLookup>>; entries?: ReturnType<typeof parseSignatures> } {
+): {
+  lookups: Map<string, Promise<KeyLookup>>;
+  entries?: ReturnType<typeof parseSignatures>;
+  /** Each label's resolved agent, so the key resolver need not resolve it again. */
+  agents: Map<string, ReturnType<typeof resolveSignatureAgent>>;
+} {
   const lookups = new Map<string, Promise<KeyLookup>>();
+  const resolved = new Map<string, ReturnType<typeof resolveSignatureAgent>>();
   let entries: ReturnType<typeof parseSignatures>;
   try {
     entries = parseSignatures(
@@ -335,7 +340,7 @@ function startKeyLookups(
     );
   } catch {
     // verifySignatures parses again and reports the field error.
-    return { lookups };
+    return { lookups, agents: resolved };
   }
   const agents = new Set<string>();
   const max = options.policy.discovery.maxAgentsPerRequest;
@@ -347,8 +352,9 @@ function startKeyLookups(
     try {
       agent = resolveSignatureAgent(signatureAgent, entry.components, entry.label);
     } catch {
-      return { lookups, entries };
+      return { lookups, entries, agents: resolved };
     }
+    resolved.set(entry.label, agent);
     if (!agent.ok) continue;
     const key = lookupKey(agent.agent.keySetUrl, keyid);
     if (lookups.has(key)) continue;
@@ -363,7 +369,7 @@ function startKeyLookups(
       started.catch((err: unknown) => ({ ok: false, code: "directory_unreachable", message: String(err) })),
     );
   }
-  return { lookups, entries };
+  return { lookups, entries, agents: resolved };
 }
 
 /** The request-level outcome: `verified` if any signature verified, else `unsigned`, `unverified` or `invalid`. */
