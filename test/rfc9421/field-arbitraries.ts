@@ -268,3 +268,49 @@ export const signatureAgentArb = fc.oneof(
   { weight: 6, arbitrary: fieldOf(fc.tuple(labelArb, agentValueArb).map(([l, v]) => `${l}=${v}`)) },
   { weight: 2, arbitrary: agentValueArb },
 );
+
+/** `Signature-Key` members (HTTP Signature Keys -09): a label, a scheme Token, String (and odd) parameters. */
+export const signatureKeyArb = fieldOf(
+  fc
+    .tuple(
+      labelArb,
+      fc.constantFrom("hwk", "jwt", "jkt-jwt", "jwks_uri", "jwks", "x509", "cached", "self-jwt", "other", "HWK"),
+      fc.array(
+        fc.tuple(
+          fc.constantFrom(
+            "kty",
+            "crv",
+            "x",
+            "y",
+            "n",
+            "e",
+            "alg",
+            "kid",
+            "jwt",
+            "id",
+            "dwk",
+            "url",
+            "cid",
+            "x5u",
+            "cache",
+          ),
+          fc.oneof(
+            fc.constantFrom(
+              '"OKP"',
+              '"Ed25519"',
+              '"EdDSA"',
+              '"ES256"',
+              '"https://a.example"',
+              '"eyJ.eyJ.c2ln"',
+              "?1",
+              "1",
+              ":AAAA:",
+            ),
+            fc.stringMatching(/^[A-Za-z0-9_\-.]{0,12}$/).map((v) => `"${v}"`),
+          ),
+        ),
+        { maxLength: 6 },
+      ),
+    )
+    .map(([label, scheme, params]) => `${label}=${scheme}${params.map(([k, v]) => `;${k}=${v}`).join("")}`),
+);

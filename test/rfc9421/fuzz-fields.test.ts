@@ -14,20 +14,18 @@
  *
  * Case counts (fast-check runs), checked by the last test of this file:
  *
- * - this file: {@link CASES_PER_RUNTIME} = 5 targets x 18,000 + 5,000 verifyRequest + 10,000 parseKeySet =
- *   105,000 per runtime, so 210,000 across `core-node` and `core-workerd`;
+ * - this file: {@link CASES_PER_RUNTIME} = 6 targets x 18,000 + 5,000 verifyRequest + 10,000 parseKeySet =
+ *   123,000 per runtime, so 246,000 across `core-node` and `core-workerd`;
  * - `properties.test.ts` (existing): 12,300 per runtime (800 + 400 + 300 + 100 + 1,500 + 500 + 700 +
  *   4 x 2,000 + 1,000), so 24,600;
  * - `test/worker/hostile/worker-fuzz.test.ts`: 3,000 whole-Worker cases in workerd;
  *
- * 237,600 generated cases in total (not counting the 200 of `test/worker/attestation.test.ts`).
- *
- * `Signature-Key` (AAuth, worker/aauth/) is not here yet: when its parser lands, add a FieldTarget to TARGETS
- * (see the marked slot) and it gets all three fuzz modes for free.
+ * 273,600 generated cases in total (not counting the 200 of `test/worker/attestation.test.ts`).
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generateAgentKey, loadAgentKey, signRequest, webBotAuthProfile } from "../../agent/index.ts";
+import { parseSignatureKey, SK_ERROR_CODES, selectSignatureKey } from "../../worker/aauth/index.ts";
 import type { KeySource } from "../../worker/discovery/key-source.ts";
 import { parseKeySet } from "../../worker/discovery/parse-key-set.ts";
 import { parsePolicy } from "../../worker/policy/parse-policy.ts";
@@ -59,6 +57,7 @@ import {
   signatureAgentArb,
   signatureArb,
   signatureInputArb,
+  signatureKeyArb,
 } from "./field-arbitraries.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -123,6 +122,9 @@ const AGENT_COMPONENTS: ReadonlyArray<readonly ComponentIdentifier[]> = AGENT_CO
   set.map((text) => parseComponent(text)),
 );
 const AGENT_LABELS = ["sig1", "sig2", "a", "b*"];
+
+/** A typed Signature-Key failure, thrown by the test so that refusals are counted like the other fields'. */
+class SignatureKeyRefusal extends Error {}
 
 const TARGETS: readonly FieldTarget[] = [
   {
@@ -200,7 +202,27 @@ const TARGETS: readonly FieldTarget[] = [
     parse: (value, context) => parseComponent(value, kindOf(context)),
     isRefusal: isSignatureError,
   },
-  // Signature-Key (AAuth, worker/aauth/): add its FieldTarget here, with seeds from the AAuth draft's examples.
+  {
+    field: "Signature-Key",
+    seeds: [
+      'sig=hwk;kty="OKP";crv="Ed25519";x="JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs";alg="Ed25519"',
+      'sig=jwt;jwt="eyJhbGciOiJFZDI1NTE5In0.eyJpc3MiOiJodHRwczovL2EuZXhhbXBsZSJ9.c2ln"',
+      'sig=jwks_uri;id="https://client.example";dwk="example-configuration";kid="key-1"',
+      'sig=jwks;url="https://client.example/keys.jwks";kid="key-1", sig2=x509;x5u="https://c.example/c.pem";x5t=:AAAA:',
+    ],
+    grammar: signatureKeyArb,
+    parse: (value, context) => {
+      // Parsing and label selection never throw: every refusal is a typed SK-09 failure, turned into a
+      // SignatureKeyRefusal here only so the counts below see it.
+      const parsed = parseSignatureKey(value);
+      if (!parsed.ok) throw new SignatureKeyRefusal(parsed.code);
+      const label = ["sig", "sig1", "a", "sig2"][context % 4] as string;
+      const selected = selectSignatureKey(parsed.field, label, ["jwt", "hwk", "jkt-jwt", "jwks_uri", "jwks"]);
+      if (!selected.ok) throw new SignatureKeyRefusal(selected.code);
+      return selected;
+    },
+    isRefusal: (error) => error instanceof SignatureKeyRefusal && SK_ERROR_CODES.includes(error.message as never),
+  },
 ];
 
 /** Whether the value parsed (`true`) or was refused (`false`). */
@@ -611,5 +633,5 @@ const CASES_PER_RUNTIME =
   RUNS.keySetJwks;
 
 it("the case count stated in the header is the one run", () => {
-  expect(CASES_PER_RUNTIME * 2).toBe(210_000);
+  expect(CASES_PER_RUNTIME * 2).toBe(246_000);
 });
