@@ -32,7 +32,15 @@ export interface ConfigurationError {
   readonly error: string;
 }
 
-let cached: { key: string; store: unknown; value: Promise<Configuration | ConfigurationError> } | undefined;
+/** The environment values a configuration was built from, compared field by field (no per-request hashing). */
+interface BuiltFrom {
+  readonly origin: string;
+  readonly policy: string | undefined;
+  readonly key: string | undefined;
+  readonly store: unknown;
+}
+
+let cached: { from: BuiltFrom; value: Promise<Configuration | ConfigurationError> } | undefined;
 
 /**
  * The configuration for this environment, built on first use and reused while the environment is the same.
@@ -44,9 +52,23 @@ let cached: { key: string; store: unknown; value: Promise<Configuration | Config
  * ```
  */
 export function configurationFor(env: Env): Promise<Configuration | ConfigurationError> {
-  const key = JSON.stringify([env.ORIGIN_URL, env.SIGNET_POLICY ?? "", env.SIGNET_ATTESTATION_KEY ?? ""]);
-  if (cached?.key !== key || cached.store !== env.REPLAY_STORE) {
-    cached = { key, store: env.REPLAY_STORE, value: build(env) };
+  const from = cached?.from;
+  if (
+    cached === undefined ||
+    from?.origin !== env.ORIGIN_URL ||
+    from.policy !== env.SIGNET_POLICY ||
+    from.key !== env.SIGNET_ATTESTATION_KEY ||
+    from.store !== env.REPLAY_STORE
+  ) {
+    cached = {
+      from: {
+        origin: env.ORIGIN_URL,
+        policy: env.SIGNET_POLICY,
+        key: env.SIGNET_ATTESTATION_KEY,
+        store: env.REPLAY_STORE,
+      },
+      value: build(env),
+    };
   }
   return cached.value;
 }

@@ -60,7 +60,8 @@ app.use("*", async (c, next) => {
 
 app.all("*", async (c) => {
   const configuration = await configurationFor(c.env);
-  if ("error" in configuration) return problemResponse({ reason: "misconfigured", detail: configuration.error });
+  if ("error" in configuration)
+    return problemResponse({ reason: "misconfigured", detail: "Signet's configuration is not usable" });
   const { attester, originUrl } = configuration;
   const monitor = c.get("signetMonitor");
   const toSend = toOrigin(c.req.raw, originUrl);
