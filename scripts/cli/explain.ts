@@ -187,7 +187,7 @@ export async function explain(
   const verification = await verifyRequest(message, {
     policy,
     keys,
-    aauthKeys: aauthKeyCacheFor(policy),
+    aauthKeys: aauthKeyCacheFor(policy, { cache: null }),
     now: now === undefined ? undefined : () => now,
   });
   const path = parseTargetUri(message.targetUri).path;

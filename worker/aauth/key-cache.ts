@@ -4,10 +4,12 @@
  * deadline, a byte cap), with coalescing, a bounded LRU per kind, negative caching of at most 5 minutes with
  * exponential backoff, a 60 s floor between two fetches of one JWK Set (an unknown `kid` refetches once, then
  * `unknown_key`), stale keys served while a refresh fails, and nothing kept longer than 24 h
- * (AA "JWKS Discovery and Caching", SK-09 §7.2).
+ * (AA "JWKS Discovery and Caching", SK-09 §7.2). Two tiers, like the key directory cache: parsed documents in
+ * isolate memory, then the raw responses in the data centre's Cache API (shared by isolates, re-vetted on read).
  *
  * @module
  */
+import { checkEgress } from "../discovery/egress-guard.ts";
 import {
   DEFAULT_FETCH_TIMEOUT_MS,
   DEFAULT_MAX_KEY_SET_BYTES,
@@ -15,6 +17,7 @@ import {
   fetchKeySet,
 } from "../discovery/fetch-key-set.ts";
 import { keySetFreshness } from "../discovery/freshness.ts";
+import { isCacheOption, openSharedTier, resolveSharedCache, type SharedTier } from "../discovery/shared-tier.ts";
 import { privateMembersOf } from "../rfc9421/index.ts";
 import { type AAuthFailure, fail } from "./error-codes.ts";
 import { type ImportedJwk, importAAuthJwk } from "./jwk.ts";
@@ -30,18 +33,31 @@ export const AAUTH_MAX_ENTRIES = 1000;
 /** Largest number of keys accepted in one JWK Set. */
 export const AAUTH_MAX_JWKS_KEYS = 32;
 
-const JSON_TYPES = { accept: "application/json", accepted: ["application/json"] } as const;
-const JWKS_TYPES = {
+/** How one kind of document is fetched: its media types and its shared tier namespace. */
+interface DocumentKind {
+  readonly accept: string;
+  readonly accepted: readonly string[];
+  readonly namespace: string;
+}
+
+const METADATA_KIND: DocumentKind = {
+  accept: "application/json",
+  accepted: ["application/json"],
+  namespace: "aauth-metadata",
+};
+const JWKS_KIND: DocumentKind = {
   accept: "application/jwk-set+json, application/json;q=0.9",
   accepted: ["application/jwk-set+json", "application/json"],
-} as const;
+  namespace: "aauth-jwks",
+};
 
 /**
  * Options of {@link createAAuthKeyCache}.
  *
  * @example
  * ```ts
- * createAAuthKeyCache({ unsafeAllowLoopback: true, now: () => clockMs, random: () => 0 });
+ * // Tests: a local issuer server, a hand-driven clock, no shared tier.
+ * createAAuthKeyCache({ unsafeAllowLoopback: true, cache: null, now: () => clockMs, random: () => 0 });
  * ```
  */
 export interface AAuthKeyCacheOptions {
@@ -51,6 +67,11 @@ export interface AAuthKeyCacheOptions {
   readonly now?: (() => number) | undefined;
   /** A number in [0, 1) for backoff jitter. Default `Math.random`. */
   readonly random?: (() => number) | undefined;
+  /**
+   * The shared tier: a Cache API cache keyed by the document URL. Default `caches.default` when the runtime has it;
+   * `null` turns the tier off. (On `*.workers.dev` `caches.default` silently stores nothing.)
+   */
+  readonly cache?: Cache | null | undefined;
   /** Allow loopback URLs (tests and local demos only). Default `false`. */
   readonly unsafeAllowLoopback?: boolean | undefined;
   /** Wall-clock limit of one fetch, milliseconds. Default 3000. */
@@ -133,6 +154,12 @@ type Parsed<T> = { readonly ok: true; readonly data: T } | AAuthFailure;
 /**
  * Creates the cache. Never throws for anything a server or client does; a bad option is a TypeError.
  *
+ * A document missing or stale in isolate memory is looked up in the shared tier before the network (within the
+ * same refetch floor and negative cache). A shared copy is used only when it is fresh by this cache's clock,
+ * newer than the one held and younger than `maxAgeSeconds`, and only after the same JSON and document checks as
+ * a fetched one. Only successfully checked documents are stored there, never one sent with `no-store` or
+ * `private`, and never a failure.
+ *
  * @example
  * ```ts
  * const keys = createAAuthKeyCache({ timeoutMs: 2000 });
@@ -153,6 +180,13 @@ export function createAAuthKeyCache(options: AAuthKeyCacheOptions = {}): AAuthKe
   const floor = seconds("refetchFloorSeconds", AAUTH_REFETCH_FLOOR_SECONDS);
   const maxAge = seconds("maxAgeSeconds", AAUTH_MAX_CACHE_SECONDS);
   const maxEntries = Math.max(1, Math.floor(seconds("maxEntries", AAUTH_MAX_ENTRIES)));
+  if (!isCacheOption(options.cache)) {
+    throw new TypeError("createAAuthKeyCache: option cache must be a Cache, null or undefined");
+  }
+  const sharedCache = resolveSharedCache(options.cache);
+  const sharedTiers = new Map<DocumentKind, SharedTier | null>(
+    [METADATA_KIND, JWKS_KIND].map((kind) => [kind, openSharedTier(sharedCache, kind.namespace)]),
+  );
   const fetchOptions = {
     fetch: options.fetch,
     timeoutMs: options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
@@ -176,7 +210,7 @@ export function createAAuthKeyCache(options: AAuthKeyCacheOptions = {}): AAuthKe
   async function load<T>(
     slot: Slot<T>,
     url: string,
-    types: { accept: string; accepted: readonly string[] },
+    kind: DocumentKind,
     parse: (json: unknown) => Parsed<T>,
     force: boolean,
   ): Promise<{ readonly ok: true; readonly data: T } | AAuthFailure> {
@@ -187,7 +221,7 @@ export function createAAuthKeyCache(options: AAuthKeyCacheOptions = {}): AAuthKe
       (slot.lastFetch === undefined || t - slot.lastFetch >= floor * 1000) &&
       (slot.failure === undefined || t >= slot.failure.until);
     if ((stale || force) && (mayFetch || slot.inflight !== undefined)) {
-      slot.inflight ??= refresh(slot, url, types, parse).finally(() => {
+      slot.inflight ??= refresh(slot, url, kind, parse).finally(() => {
         slot.inflight = undefined;
       });
       await slot.inflight;
@@ -201,11 +235,16 @@ export function createAAuthKeyCache(options: AAuthKeyCacheOptions = {}): AAuthKe
   async function refresh<T>(
     slot: Slot<T>,
     url: string,
-    types: { accept: string; accepted: readonly string[] },
+    kind: DocumentKind,
     parse: (json: unknown) => Parsed<T>,
   ): Promise<void> {
+    // The floor counts from this attempt, whether the shared tier or the network answers it.
     slot.lastFetch = now();
-    const fetched = await fetchKeySet(url, { ...fetchOptions, mediaTypes: types });
+    const shared = sharedTiers.get(kind) ?? null;
+    // Only a URL this cache may fetch may be answered from the shared tier (fetchKeySet reports the refusal).
+    const egress = checkEgress(url, { unsafeAllowLoopback: options.unsafeAllowLoopback });
+    if (shared !== null && egress.allowed && (await readShared(shared, slot, url, parse))) return;
+    const fetched = await fetchKeySet(url, { ...fetchOptions, mediaTypes: kind });
     if (!fetched.ok) {
       const outcome = fetched.code === "egress_refused" ? "invalid" : "unverified";
       record(
@@ -228,9 +267,35 @@ export function createAAuthKeyCache(options: AAuthKeyCacheOptions = {}): AAuthKe
       return;
     }
     const at = now();
-    const ttl = Math.min(keySetFreshness(fetched.caching, at).ttlSeconds, maxAge);
-    slot.value = { data: parsed.data, fetchedAt: at, freshUntil: at + ttl * 1000 };
+    const freshness = keySetFreshness(fetched.caching, at);
+    const freshUntil = at + Math.min(freshness.ttlSeconds, maxAge) * 1000;
+    slot.value = { data: parsed.data, fetchedAt: at, freshUntil };
     slot.failure = undefined;
+    if (freshness.shareable) await shared?.write(url, fetched, { fetchedAt: at, freshUntil, now: now() });
+  }
+
+  /** Installs the shared tier's copy when it is usable here and passes the same checks as a fetched one. */
+  async function readShared<T>(
+    shared: SharedTier,
+    slot: Slot<T>,
+    url: string,
+    parse: (json: unknown) => Parsed<T>,
+  ): Promise<boolean> {
+    const t = now();
+    const copy = await shared.read(url, { now: t, maxBytes: fetchOptions.maxBytes, newerThan: slot.value?.fetchedAt });
+    if (copy === undefined || t - copy.fetchedAt >= maxAge * 1000) return false;
+    let json: unknown;
+    try {
+      json = JSON.parse(copy.text);
+    } catch {
+      return false;
+    }
+    const parsed = parse(json);
+    if (!parsed.ok) return false;
+    const freshUntil = Math.min(copy.freshUntil, copy.fetchedAt + maxAge * 1000);
+    slot.value = { data: parsed.data, fetchedAt: copy.fetchedAt, freshUntil };
+    slot.failure = undefined;
+    return true;
   }
 
   function record<T>(slot: Slot<T>, failure: AAuthFailure, retryAfter?: number): void {
@@ -246,7 +311,7 @@ export function createAAuthKeyCache(options: AAuthKeyCacheOptions = {}): AAuthKe
     }
     const url = `${id}/.well-known/${dwk}`;
     const slot = touch(metadataSlots, url);
-    const loaded = await load(slot, url, JSON_TYPES, parseMetadata, false);
+    const loaded = await load(slot, url, METADATA_KIND, parseMetadata, false);
     if (!loaded.ok) return loaded;
     const document = loaded.data;
     if (!("issuer" in document) || document.issuer === undefined) {
@@ -270,11 +335,11 @@ export function createAAuthKeyCache(options: AAuthKeyCacheOptions = {}): AAuthKe
     algorithms: readonly string[],
   ): Promise<ImportedJwk | AAuthFailure> {
     const slot = touch(jwksSlots, jwksUrl);
-    let loaded = await load(slot, jwksUrl, JWKS_TYPES, parseJwkSet, false);
+    let loaded = await load(slot, jwksUrl, JWKS_KIND, parseJwkSet, false);
     if (!loaded.ok) return loaded;
     let member = selectKid(loaded.data, kid);
     if (member === undefined) {
-      loaded = await load(slot, jwksUrl, JWKS_TYPES, parseJwkSet, true);
+      loaded = await load(slot, jwksUrl, JWKS_KIND, parseJwkSet, true);
       if (!loaded.ok) return loaded;
       member = selectKid(loaded.data, kid);
     }

@@ -22,6 +22,7 @@ import {
 import { DEFAULT_MAX_TTL_SECONDS, DEFAULT_MIN_TTL_SECONDS, DEFAULT_TTL_SECONDS, keySetFreshness } from "./freshness.ts";
 import type { AgentReference, DiscoveryErrorCode, KeyLookup, KeySource } from "./key-source.ts";
 import { DEFAULT_MAX_KEYS, findInKeySet, type KeySet, parseKeySet } from "./parse-key-set.ts";
+import { isCacheOption, openSharedTier, resolveSharedCache } from "./shared-tier.ts";
 
 /** Default (and largest) time a failure is remembered before the next fetch, in seconds (PROTO-02: ≤ 5 min). */
 export const DEFAULT_NEGATIVE_TTL_SECONDS = 300;
@@ -141,18 +142,8 @@ interface RawKeySet {
   readonly headers: Headers;
 }
 
-const META_FETCHED_AT = "signet-fetched-at";
-const META_FRESH_UNTIL = "signet-fresh-until";
-/** Response fields kept in the shared tier: what parsing and binding verification read. */
-const STORED_FIELDS = [
-  "content-type",
-  "content-digest",
-  "signature-input",
-  "signature",
-  "etag",
-  "last-modified",
-  "date",
-];
+/** The shared tier namespace of Web Bot Auth key sets. */
+const SHARED_NAMESPACE = "web-bot-auth";
 
 /**
  * Creates Signet's key source: finds a verification key by (key set URL, `keyid`), never by `keyid` alone.
@@ -196,7 +187,7 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
   const entries = new Map<string, Entry>();
   const pinnedSets = new Map<string, { jwks: readonly Jwk[]; parsed?: Promise<KeySet | string> }>();
   for (const [url, jwks] of options.pinned ?? []) pinnedSets.set(normalise(url) ?? url, { jwks });
-  const sharedTier = resolveCache(options.cache);
+  const sharedTier = openSharedTier(resolveSharedCache(options.cache), SHARED_NAMESPACE);
 
   const fetchOptions = {
     fetch: options.fetch,
@@ -326,7 +317,7 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
       const freshness = keySetFreshness(fetched.caching, fetchedAt, config);
       const freshUntil = limitByBinding(vetted.keySet, fetchedAt, fetchedAt + freshness.ttlSeconds * 1000);
       install(entry, { keySet: vetted.keySet, fetchedAt, freshUntil });
-      if (freshness.shareable) await writeShared(entry.url, fetched, fetchedAt, freshUntil);
+      if (freshness.shareable) await sharedTier?.write(entry.url, fetched, { fetchedAt, freshUntil, now: now() });
     } catch (error) {
       // Only a bug or an exotic runtime failure gets here; fail closed for this set, never throw to the caller.
       recordFailure(entry, "directory_invalid", `the key set at ${entry.url} could not be processed: ${String(error)}`);
@@ -392,48 +383,24 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
   /** Installs a fresh copy from the shared tier when it is newer than what this isolate holds. */
   async function readShared(entry: Entry): Promise<true | undefined> {
     if (sharedTier === null) return undefined;
-    let response: Response | undefined;
     try {
-      response = await sharedTier.match(new Request(entry.url));
-      if (response === undefined) return undefined;
-      const fetchedAt = Number(response.headers.get(META_FETCHED_AT));
-      const freshUntil = Number(response.headers.get(META_FRESH_UNTIL));
       const current = now();
-      const newer = entry.held === undefined || fetchedAt > entry.held.fetchedAt;
-      if (!(Number.isFinite(fetchedAt) && Number.isFinite(freshUntil) && freshUntil > current && newer)) {
-        await response.body?.cancel();
-        return undefined;
-      }
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      if (bytes.byteLength > config.maxBytes) return undefined;
-      const raw = { bytes, text: new TextDecoder().decode(bytes), headers: response.headers };
-      const vetted = await vet(entry, raw, current);
+      const copy = await sharedTier.read(entry.url, {
+        now: current,
+        maxBytes: config.maxBytes,
+        newerThan: entry.held?.fetchedAt,
+      });
+      if (copy === undefined) return undefined;
+      const vetted = await vet(entry, copy, current);
       if (!vetted.ok) return undefined;
       install(entry, {
         keySet: vetted.keySet,
-        fetchedAt,
-        freshUntil: limitByBinding(vetted.keySet, current, freshUntil),
+        fetchedAt: copy.fetchedAt,
+        freshUntil: limitByBinding(vetted.keySet, current, copy.freshUntil),
       });
       return true;
     } catch {
       return undefined;
-    }
-  }
-
-  async function writeShared(url: string, raw: RawKeySet, fetchedAt: number, freshUntil: number): Promise<void> {
-    if (sharedTier === null) return;
-    const headers = new Headers();
-    for (const name of STORED_FIELDS) {
-      const value = raw.headers.get(name);
-      if (value !== null) headers.set(name, value);
-    }
-    headers.set("cache-control", `max-age=${Math.max(1, Math.ceil((freshUntil - now()) / 1000))}`);
-    headers.set(META_FETCHED_AT, String(fetchedAt));
-    headers.set(META_FRESH_UNTIL, String(freshUntil));
-    try {
-      await sharedTier.put(new Request(url), new Response(raw.bytes, { headers }));
-    } catch {
-      // The shared tier is an optimisation; the isolate tier already holds the set.
     }
   }
 
@@ -498,8 +465,7 @@ function readOptions(options: KeyDirectoryCacheOptions): Config {
   if (options.userAgent !== undefined && typeof options.userAgent !== "string") {
     throw new TypeError("createKeyDirectoryCache: option userAgent must be a string");
   }
-  const cache = options.cache;
-  if (cache !== undefined && cache !== null && (typeof cache.match !== "function" || typeof cache.put !== "function")) {
+  if (!isCacheOption(options.cache)) {
     throw new TypeError("createKeyDirectoryCache: option cache must be a Cache, null or undefined");
   }
   checkPinned(options.pinned);
@@ -547,12 +513,6 @@ function checkPinned(pinned: KeyDirectoryCacheOptions["pinned"]): void {
       }
     }
   }
-}
-
-function resolveCache(cache: Cache | null | undefined): Cache | null {
-  if (cache !== undefined) return cache;
-  const storage = (globalThis as { caches?: { default?: Cache } }).caches;
-  return storage?.default ?? null;
 }
 
 function checkArguments(agent: AgentReference, keyid: string): void {

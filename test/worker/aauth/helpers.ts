@@ -232,7 +232,7 @@ export class ManualClock {
 }
 
 /**
- * Verification options for the tests: the local server admitted, a fresh cache on a manual clock.
+ * Verification options for the tests: the local server admitted, a fresh cache on a manual clock (no shared tier).
  *
  * @example
  * ```ts
@@ -241,7 +241,13 @@ export class ManualClock {
  */
 export function testOptions(extra: VerifyAAuthOptions = {}): { options: VerifyAAuthOptions; clock: ManualClock } {
   const clock = new ManualClock();
-  const cache = createAAuthKeyCache({ unsafeAllowLoopback: true, now: clock.now, random: () => 0, timeoutMs: 2000 });
+  const cache = createAAuthKeyCache({
+    unsafeAllowLoopback: true,
+    cache: null,
+    now: clock.now,
+    random: () => 0,
+    timeoutMs: 2000,
+  });
   return {
     clock,
     options: { resource: RESOURCE, cache, now: () => Math.floor(clock.ms / 1000), unsafeAllowLoopback: true, ...extra },

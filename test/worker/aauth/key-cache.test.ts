@@ -2,10 +2,12 @@ import { describe, expect, it } from "vitest";
 import { createAAuthKeyCache } from "../../../worker/aauth/index.ts";
 import { count, ManualClock, newKey, publishIssuer, register, server } from "./helpers.ts";
 
+/** A cache on a manual clock, without the shared tier and without jitter, allowed to reach the local server. */
 function makeCache(extra: Parameters<typeof createAAuthKeyCache>[0] = {}) {
   const clock = new ManualClock();
   const cache = createAAuthKeyCache({
     unsafeAllowLoopback: true,
+    cache: null,
     now: clock.now,
     random: () => 0,
     timeoutMs: 2000,
@@ -93,5 +95,167 @@ describe("AAuth metadata and JWKS cache", () => {
     expect(await cache.metadata("https://10.0.0.1", "aauth-agent.json")).toMatchObject({
       discoveryCode: "egress_refused",
     });
+  });
+});
+
+describe("the shared Cache API tier", () => {
+  const newShared = () => caches.open(`aauth-test-${crypto.randomUUID()}`);
+
+  /** Looks up an issuer's metadata and then key `k1`, as verification does. */
+  async function lookUp(cache: ReturnType<typeof createAAuthKeyCache>, ap: Awaited<ReturnType<typeof publishIssuer>>) {
+    const meta = await cache.metadata(ap.iss, "aauth-agent.json");
+    if (!meta.ok) return meta;
+    return cache.findKey(meta.jwksUri, "k1", ["Ed25519"]);
+  }
+
+  it("lets a second isolate use the first one's metadata and JWKS without fetching", async () => {
+    const shared = await newShared();
+    const ap = await publishIssuer("aauth-agent.json");
+    const one = makeCache({ cache: shared });
+    const two = makeCache({ cache: shared });
+    expect(await lookUp(one.cache, ap)).toMatchObject({ ok: true, thumbprint: ap.key.thumbprint });
+    expect(await lookUp(two.cache, ap)).toMatchObject({ ok: true, thumbprint: ap.key.thumbprint });
+    expect(await count(ap.metadataPath)).toBe(1);
+    expect(await count(ap.jwksPath)).toBe(1);
+    const stored = await shared.match(new Request(`${ap.iss}/jwks.json`));
+    expect(stored?.headers.get("signet-namespace")).toBe("aauth-jwks");
+    expect(stored?.headers.get("cache-control")).toMatch(/^max-age=(3599|3600)$/);
+    await stored?.body?.cancel();
+  });
+
+  it("uses caches.default when no cache is given", async () => {
+    const ap = await publishIssuer("aauth-agent.json");
+    const options = { unsafeAllowLoopback: true, random: () => 0, timeoutMs: 2000 };
+    expect((await lookUp(createAAuthKeyCache(options), ap)).ok).toBe(true);
+    expect((await lookUp(createAAuthKeyCache(options), ap)).ok).toBe(true);
+    expect(await count(ap.metadataPath)).toBe(1);
+    expect(await count(ap.jwksPath)).toBe(1);
+    const stored = await caches.default.match(new Request(`${ap.iss}/.well-known/aauth-agent.json`));
+    expect(stored?.headers.get("signet-fetched-at")).toMatch(/^\d+$/);
+    await stored?.body?.cancel();
+  });
+
+  it("judges a shared copy's freshness by the reader's clock, from the time it was fetched", async () => {
+    const shared = await newShared();
+    const cc = { "cache-control": "max-age=600" };
+    const key = await newKey("Ed25519", "k1");
+    const path = `/i/${crypto.randomUUID()}/jwks.json`;
+    await register(path, [{ body: { keys: [key.publicJwk] }, headers: cc }]);
+    const url = `${server.url}${path}`;
+    const one = makeCache({ cache: shared });
+    expect((await one.cache.findKey(url, "k1", ["Ed25519"])).ok).toBe(true);
+
+    // Read at +300 s: fresh, no fetch; but it stays the copy fetched at 0, so it goes stale at +600 s.
+    const two = makeCache({ cache: shared });
+    two.clock.advance(300);
+    expect((await two.cache.findKey(url, "k1", ["Ed25519"])).ok).toBe(true);
+    expect(await count(path)).toBe(1);
+    two.clock.advance(301);
+    expect((await two.cache.findKey(url, "k1", ["Ed25519"])).ok).toBe(true);
+    expect(await count(path)).toBe(2);
+
+    // A reader whose clock is past the copy's freshness fetches for itself.
+    const other = `/i/${crypto.randomUUID()}/jwks.json`;
+    await register(other, [{ body: { keys: [key.publicJwk] }, headers: cc }]);
+    await one.cache.findKey(`${server.url}${other}`, "k1", ["Ed25519"]);
+    const late = makeCache({ cache: shared });
+    late.clock.advance(601);
+    expect((await late.cache.findKey(`${server.url}${other}`, "k1", ["Ed25519"])).ok).toBe(true);
+    expect(await count(other)).toBe(2);
+  });
+
+  it("does not use a shared copy older than the reader's maximum age", async () => {
+    const shared = await newShared();
+    const ap = await publishIssuer("aauth-agent.json");
+    const one = makeCache({ cache: shared });
+    const two = makeCache({ cache: shared, maxAgeSeconds: 100 });
+    two.clock.advance(200);
+    expect((await lookUp(one.cache, ap)).ok).toBe(true);
+    expect((await lookUp(two.cache, ap)).ok).toBe(true);
+    expect(await count(ap.metadataPath)).toBe(2);
+    expect(await count(ap.jwksPath)).toBe(2);
+  });
+
+  it("keeps no-store and private responses out of the shared tier", async () => {
+    for (const cc of ["no-store", "private, max-age=600"]) {
+      const shared = await newShared();
+      const key = await newKey("Ed25519", "k1");
+      const ap = await publishIssuer("aauth-agent.json", {
+        jwks: [{ body: { keys: [key.publicJwk] }, headers: { "cache-control": cc } }],
+      });
+      const one = makeCache({ cache: shared });
+      const two = makeCache({ cache: shared });
+      await lookUp(one.cache, ap);
+      expect(await lookUp(two.cache, ap)).toMatchObject({ ok: true, thumbprint: key.thumbprint });
+      expect(await count(ap.metadataPath)).toBe(1);
+      expect(await count(ap.jwksPath)).toBe(2);
+      expect(await shared.match(new Request(`${ap.iss}/jwks.json`))).toBeUndefined();
+    }
+  });
+
+  it("never stores a failure", async () => {
+    const shared = await newShared();
+    const path = `/i/${crypto.randomUUID()}/jwks.json`;
+    const key = await newKey("Ed25519", "k1");
+    await register(path, [{ status: 500 }, { body: { keys: [key.publicJwk] } }]);
+    const url = `${server.url}${path}`;
+    const one = makeCache({ cache: shared });
+    const two = makeCache({ cache: shared });
+    expect(await one.cache.findKey(url, "k1", ["Ed25519"])).toMatchObject({ ok: false, code: "invalid_key" });
+    expect(await shared.match(new Request(url))).toBeUndefined();
+    expect((await two.cache.findKey(url, "k1", ["Ed25519"])).ok).toBe(true);
+    expect(await count(path)).toBe(2);
+    // A document that fails the JWK Set checks is not stored either.
+    const bad = `/i/${crypto.randomUUID()}/jwks.json`;
+    await register(bad, [{ body: { keys: "none" } }]);
+    await one.cache.findKey(`${server.url}${bad}`, "k1", ["Ed25519"]);
+    expect(await shared.match(new Request(`${server.url}${bad}`))).toBeUndefined();
+  });
+
+  it("re-checks a shared copy and ignores one stored by another cache", async () => {
+    const shared = await newShared();
+    const key = await newKey("Ed25519", "k1");
+    const path = `/i/${crypto.randomUUID()}/jwks.json`;
+    await register(path, [{ body: { keys: [key.publicJwk] } }]);
+    const url = `${server.url}${path}`;
+    const { clock, cache } = makeCache({ cache: shared });
+    const stamp = (namespace: string) => ({
+      "content-type": "application/json",
+      "signet-fetched-at": String(clock.ms),
+      "signet-fresh-until": String(clock.ms + 600_000),
+      "signet-namespace": namespace,
+    });
+    // A copy from the Web Bot Auth cache, and one that is not a JWK Set: both are misses, so the network answers.
+    await shared.put(new Request(url), new Response(JSON.stringify({ keys: [] }), { headers: stamp("web-bot-auth") }));
+    expect((await cache.findKey(url, "k1", ["Ed25519"])).ok).toBe(true);
+    expect(await count(path)).toBe(1);
+    const second = `/i/${crypto.randomUUID()}/jwks.json`;
+    await register(second, [{ body: { keys: [key.publicJwk] } }]);
+    await shared.put(
+      new Request(`${server.url}${second}`),
+      new Response(JSON.stringify({ keys: "none" }), { headers: stamp("aauth-jwks") }),
+    );
+    expect((await cache.findKey(`${server.url}${second}`, "k1", ["Ed25519"])).ok).toBe(true);
+    expect(await count(second)).toBe(1);
+  });
+
+  it("applies the egress guard before reading the shared tier", async () => {
+    const shared = await newShared();
+    const ap = await publishIssuer("aauth-agent.json");
+    expect((await lookUp(makeCache({ cache: shared }).cache, ap)).ok).toBe(true);
+    const strict = createAAuthKeyCache({ cache: shared, random: () => 0 });
+    expect(await strict.metadata(ap.iss, "aauth-agent.json")).toMatchObject({
+      ok: false,
+      discoveryCode: "egress_refused",
+    });
+    expect(await strict.findKey(`${ap.iss}/jwks.json`, "k1", ["Ed25519"])).toMatchObject({
+      ok: false,
+      discoveryCode: "egress_refused",
+    });
+    expect(await count(ap.metadataPath)).toBe(1);
+  });
+
+  it("rejects a cache option that is not a Cache", () => {
+    expect(() => createAAuthKeyCache({ cache: {} as never })).toThrow(TypeError);
   });
 });

@@ -35,7 +35,11 @@ describe("aauth.md §5 vectors (derived, RFC 9421 B.1.4 and RFC 8037 A.1 test ke
   for (const vector of vectors) {
     it(`${vector.name} verifies byte for byte at created`, async () => {
       const seen: string[] = [];
-      const cache = createAAuthKeyCache({ fetch: fetchFor(vector, seen), now: () => vector.created * 1000 });
+      const cache = createAAuthKeyCache({
+        fetch: fetchFor(vector, seen),
+        cache: null,
+        now: () => vector.created * 1000,
+      });
       const result = await verifyAAuthLabels(messageOf(vector), {
         resource: "https://resource.example",
         cache,
@@ -71,7 +75,7 @@ describe("aauth.md §5 vectors (derived, RFC 9421 B.1.4 and RFC 8037 A.1 test ke
     });
 
     it(`${vector.name} fails outside the window and with a changed byte`, async () => {
-      const cache = createAAuthKeyCache({ fetch: fetchFor(vector, []), now: () => vector.created * 1000 });
+      const cache = createAAuthKeyCache({ fetch: fetchFor(vector, []), cache: null, now: () => vector.created * 1000 });
       const late = await verifyAAuthLabels(messageOf(vector), {
         resource: "https://resource.example",
         cache,
