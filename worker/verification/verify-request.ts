@@ -113,9 +113,11 @@ interface Resolution {
 }
 
 /**
- * Verifies the Web Bot Auth signatures of a request: `created`, `expires` and `keyid` required, `@authority` or
- * `@target-uri` covered, validity no longer than policy, `created` not ahead of the clock skew, the algorithm
- * allowed, and the key looked up by (key set URL, keyid) for the `Signature-Agent` member the signature covers.
+ * Verifies the signatures of a request, each label by its profile. Web Bot Auth labels (`tag="web-bot-auth"`):
+ * `created`, `expires` and `keyid` required, `@authority` or `@target-uri` covered, validity no longer than policy,
+ * `created` not ahead of the clock skew, the algorithm allowed, and the key looked up by (key set URL, keyid) for
+ * the `Signature-Agent` member the signature covers. Labels with a `Signature-Key` member (and no Web Bot Auth
+ * tag) are judged under AAuth / HTTP Signature Keys (see `worker/aauth/`), when `aauthKeys` is given.
  *
  * @example
  * ```ts
@@ -127,23 +129,26 @@ export async function verifyRequest(
   message: HttpRequestMessage,
   options: VerifyRequestOptions,
 ): Promise<RequestVerification> {
-  const webBotAuth = await verifyWebBotAuth(message, options);
   if (options.aauthKeys === undefined || combinedField(message.headers, "signature-key") === undefined) {
-    return webBotAuth;
+    return verifyWebBotAuth(message, options);
   }
   const { aauth } = options.policy;
-  const aauthResult = await verifyAAuthLabels(message, {
-    resource: aauth.resource,
-    schemes: aauth.schemes,
-    algorithms: aauth.algorithms as JoseAlgorithm[],
-    signatureWindow: aauth.signatureWindow,
-    bodyIntegrity: aauth.bodyIntegrity,
-    additionalComponents: aauth.additionalComponents,
-    trustedKeySets: aauth.trustedKeySets,
-    cache: options.aauthKeys,
-    now: options.now,
-    unsafeAllowLoopback: options.policy.discovery.unsafeAllowLoopback,
-  });
+  // The two profiles' key lookups are independent: run them side by side.
+  const [webBotAuth, aauthResult] = await Promise.all([
+    verifyWebBotAuth(message, options),
+    verifyAAuthLabels(message, {
+      resource: aauth.resource,
+      schemes: aauth.schemes,
+      algorithms: aauth.algorithms as JoseAlgorithm[],
+      signatureWindow: aauth.signatureWindow,
+      bodyIntegrity: aauth.bodyIntegrity,
+      additionalComponents: aauth.additionalComponents,
+      trustedKeySets: aauth.trustedKeySets,
+      cache: options.aauthKeys,
+      now: options.now,
+      unsafeAllowLoopback: options.policy.discovery.unsafeAllowLoopback,
+    }),
+  ]);
   const judged = new Set(aauthResult.labels.map((l) => l.label));
   const labels = [...webBotAuth.labels, ...aauthResult.labels.map(aauthVerdict)];
   const fieldError =
@@ -168,8 +173,9 @@ function aauthVerdict(verdict: AAuthLabelVerdict): LabelVerdict {
   const base = toLabelVerdict(verdict);
   const identity = verdict.identity;
   const pseudonym = identity === undefined ? undefined : (identity.subject ?? `urn:jkt:sha-256:${identity.thumbprint}`);
-  const agent =
-    identity?.agentId ?? (identity?.trustedKeySet ? identity.keySet : undefined) ?? identity?.keySet ?? pseudonym;
+  // An agent id when a token names one; else the key set (identified only if trusted: see `aauth.level`); else
+  // the key's own pseudonym.
+  const agent = identity?.agentId ?? identity?.keySet ?? pseudonym;
   const identities = [identity?.agentId, identity?.agentProvider, identity?.keySet, pseudonym].filter(
     (name): name is string => name !== undefined,
   );
