@@ -11,9 +11,9 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TestProject } from "vitest/node";
+import { startLocalServer } from "../support/local-server.ts";
 
 /** One registered response. */
 export interface RegisteredResponse {
@@ -41,7 +41,6 @@ declare module "vitest" {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const routes = new Map<string, RegisteredResponse[]>();
   const counts = new Map<string, number>();
-  const sockets = new Set<import("node:net").Socket>();
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", "http://aauth.test");
@@ -80,22 +79,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       .end(body);
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) response.writeHead(500).end(String(error));
-      else response.destroy();
-    });
-  });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  project.provide("aauthServer", { url: `http://127.0.0.1:${port}` });
-  return () =>
-    new Promise<void>((resolve, reject) => {
-      for (const socket of sockets) socket.destroy();
-      server.close((error) => (error ? reject(error) : resolve()));
-    });
+  const server = await startLocalServer(handle);
+  project.provide("aauthServer", { url: server.url });
+  return () => server.close();
 }

@@ -35,6 +35,7 @@ import type { TestProject } from "vitest/node";
 import { type GeneratedKey, generateAgentKey } from "../../agent/index.ts";
 import { buildDirectory, DIRECTORY_MEDIA_TYPE } from "../../directory/index.ts";
 import { type Jwk, jwkThumbprint } from "../../worker/rfc9421/index.ts";
+import { startLocalServer } from "../support/local-server.ts";
 import rfcKeyFile from "../vectors/rfc9421-keys.json";
 
 /** A key the server publishes, as the tests see it. */
@@ -108,7 +109,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     return entry;
   };
-  const sockets = new Set<import("node:net").Socket>();
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", "http://directory.test");
@@ -318,18 +318,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) response.writeHead(500).end(String(error));
-      else response.destroy();
-    });
-  });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startLocalServer(handle);
   const closedPort = await releasedPort();
   const served = (key: GeneratedKey): ServedKey => ({
     thumbprint: key.thumbprint,
@@ -337,18 +326,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     privateJwk: key.privateJwk,
   });
   project.provide("directoryServer", {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     a: served(a),
     b: served(b),
     weakThumbprint: await jwkThumbprint(weakJwk),
     testKeyThumbprint: await jwkThumbprint(testPublic),
     closedUrl: `http://127.0.0.1:${closedPort}`,
   });
-  return () =>
-    new Promise<void>((resolve, reject) => {
-      for (const socket of sockets) socket.destroy();
-      server.close((error) => (error ? reject(error) : resolve()));
-    });
+  return () => server.close();
 }
 
 /** A port that was just bound on 127.0.0.1 and released again, so that connecting to it is refused. */

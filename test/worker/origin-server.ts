@@ -13,9 +13,9 @@
  * @module
  */
 
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TestProject } from "vitest/node";
+import { startLocalServer } from "../support/local-server.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -75,13 +75,7 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
  * ```
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      response.writeHead(500).end(String(error));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  project.provide("localOriginUrl", `http://127.0.0.1:${port}`);
-  return () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  const server = await startLocalServer(handle);
+  project.provide("localOriginUrl", server.url);
+  return () => server.close();
 }
