@@ -32,7 +32,7 @@ export interface Rule {
   readonly deny?: readonly string[] | undefined;
   /**
    * `enforce`: a signature is accepted once, ever (until it expires); `off`: no replay check. Default `enforce`
-   * where the rule requires a signature, `off` on `none` routes.
+   * on every route, `none` routes included: a signature used for identity anywhere is spent.
    */
   readonly replay?: "enforce" | "off" | undefined;
   /** `required`: only signatures with a `nonce` count. Default `optional`. */
