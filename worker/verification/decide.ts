@@ -117,13 +117,14 @@ export function decide(
   let usable = nonceRequired ? verified.filter((l) => l.params?.nonce !== undefined) : verified;
   const credentials = context.credentials ?? [];
   if (rule.bearer === "require-proof" && credentials.length > 0) {
-    usable = usable.filter((l) => credentials.every((name) => l.components.includes(`"${name}"`)));
+    // Proof means the credential is bound to an agent: a bare key (an AAuth `hwk`) anyone can mint proves nothing.
+    usable = usable.filter((l) => attributed(l) && credentials.every((name) => l.components.includes(`"${name}"`)));
     if (usable.length === 0) {
       return reject({
         reason: "bearer_without_proof",
         detail:
-          `the request presents ${credentials.join(", ")} without a verified signature that covers it: ` +
-          "sign the request and cover the credential header(s), as Accept-Signature says",
+          `the request presents ${credentials.join(", ")} without a verified signature by an identified agent ` +
+          "that covers it: sign the request and cover the credential header(s), as Accept-Signature says",
         acceptSignature: acceptSignature(credentials, nonceRequired),
       });
     }

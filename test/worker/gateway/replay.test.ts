@@ -451,25 +451,34 @@ describe("5. a signature accepted anywhere is spent", () => {
 });
 
 describe("10. bearer=bound", () => {
-  it("a throwaway hwk covering Authorization binds the token to nobody", async () => {
+  it("a throwaway hwk covering Authorization binds the token to nobody, and is no proof", async () => {
     const env = gatewayEnv({
-      rules: [{ path: "/*", require: "signature", bearer: "require-proof" }],
+      rules: [
+        { path: "/proof/*", require: "signature", bearer: "require-proof" },
+        { path: "/*", require: "signature" },
+      ],
       pinned,
       aauth: { resource: RESOURCE },
     });
     const throwaway = await newKey();
-    const request = await aauthRequest({
-      key: throwaway,
-      signatureKey: hwkOf(throwaway),
-      url: `${RESOURCE}/orders`,
-      headers: { authorization: "Bearer stolen-token" },
-      components: ['"@method"', '"@authority"', '"@path"', '"authorization"', '"signature-key"'],
-      params: { created: nowSeconds() },
-    });
-    const echo = await echoOf(await send(request, env));
+    const stolen = (path: string) =>
+      aauthRequest({
+        key: throwaway,
+        signatureKey: hwkOf(throwaway),
+        url: `${RESOURCE}${path}`,
+        headers: { authorization: "Bearer stolen-token" },
+        components: ['"@method"', '"@authority"', '"@path"', '"authorization"', '"signature-key"'],
+        params: { created: nowSeconds() },
+      });
+    // Where a pseudonym will do, it passes as one: the token is forwarded unbound.
+    const echo = await echoOf(await send(await stolen("/orders"), env));
     const identity = parseVerifiedAgent(echo.headers["verified-agent"] ?? "");
     expect(identity?.extra?.level).toBe("pseudonymous");
     expect(identity?.extra?.bearer).toBeUndefined();
+    // Where the token needs proof, a key anyone can mint is none.
+    const response = await send(await stolen("/proof/orders"), env);
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { reason: string }).reason).toBe("bearer_without_proof");
   });
 
   it("an agent's own covering signature still binds it", async () => {
