@@ -27,7 +27,7 @@ export const REJECTION_REASONS = {
    * `cover`, or on unsafe methods `@method`, `@path` or `@target-uri`, and `content-digest` with a body).
    */
   insufficient_coverage: { status: 401, title: "The signature does not cover what this request needs" },
-  /** A bearer credential was presented without a verified signature that covers it. */
+  /** A bearer credential was presented without a verified signature by an identified agent that covers it. */
   bearer_without_proof: { status: 401, title: "A bearer credential needs a signature that covers it" },
   /** The agent verified, and the route allows only listed agents. */
   agent_not_allowed: { status: 403, title: "This agent is not allowed here" },
