@@ -13,6 +13,7 @@ import { parsePolicy } from "./policy/parse-policy.ts";
 import type { Policy, Rule } from "./policy/policy.ts";
 import { problemResponse, type Rejection } from "./problem-response.ts";
 import { claimSignature, type ReplayStoreNamespace } from "./replay/claim-signature.ts";
+import { lastAcceptableSecond } from "./replay/lifetime.ts";
 import { requestFromFetch } from "./rfc9421/index.ts";
 import { type Decision, decide, WEB_BOT_AUTH_ACCEPT_SIGNATURE } from "./verification/decide.ts";
 import { type LabelVerdict, type RequestVerification, verifyRequest } from "./verification/verify-request.ts";
@@ -68,13 +69,17 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     const request = c.req.raw;
     const url = new URL(request.url);
     const rule = matchRule(policy, request.method, url.pathname);
-    const verification = await verifyRequest(requestFromFetch(request), { policy, keys, aauthKeys, now });
+    // One clock reading per request: verification, the lifetime gate and the replay claim all judge this second.
+    const at = now ? now() : Math.floor(Date.now() / 1000);
+    const clock = () => at;
+    const verification = await verifyRequest(requestFromFetch(request), { policy, keys, aauthKeys, now: clock });
     const credentials = ["authorization", ...(rule.credentialHeaders ?? [])].filter((name) =>
       request.headers.has(name),
     );
-    let decision: Decision = decide(verification, rule, policy, { credentials });
+    const hasBody = request.body !== null && request.headers.get("content-length")?.trim() !== "0";
+    let decision: Decision = decide(verification, rule, policy, { credentials, method: request.method, hasBody });
     if (decision.action === "forward" && decision.identity !== undefined && decision.verdict !== undefined) {
-      decision = await checkReplay(decision, rule, policy, replayStore, now);
+      decision = await checkReplay(decision, rule, policy, replayStore, at);
     }
     c.set("signetVerification", verification);
     c.set("signetMonitor", null);
@@ -91,15 +96,17 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
 }
 
 /**
- * The replay check of an accepted signature (per the rule): first use passes, marked `replay=checked`; a replay
- * is refused; an unreachable store refuses with 503 unless the rule fails open, marked `replay=unchecked`.
+ * The replay check of the signature that decided (per the rule): past its last acceptable second (see
+ * `lastAcceptableSecond`) it is refused; a first use passes, marked `replay=checked`, and its record outlives that
+ * second; a replay is refused; an unreachable store refuses with 503 unless the rule fails open, marked
+ * `replay=unchecked`. Every route claims, `none` routes included, unless the rule says `replay: "off"`.
  */
 async function checkReplay(
   decision: Extract<Decision, { action: "forward" }>,
   rule: Rule,
   policy: Policy,
   store: ReplayStoreNamespace | undefined,
-  now: (() => number) | undefined,
+  now: number,
 ): Promise<Decision> {
   const identity = decision.identity as VerifiedAgent;
   const verdict = decision.verdict as LabelVerdict;
@@ -107,28 +114,31 @@ async function checkReplay(
     ...decision,
     identity: { ...identity, extra: { ...identity.extra, replay } },
   });
-  if ((rule.replay ?? (rule.require === "none" ? "off" : "enforce")) === "off") return mark("off");
+  const last = lastAcceptableSecond(verdict, policy);
+  if (last === undefined || now > last) {
+    return {
+      action: "reject",
+      rejection: {
+        reason: "signature_expired",
+        detail: `signature "${verdict.label}" is past the last second this policy accepts it; sign the request again`,
+        label: verdict.label,
+        agent: identity.agent,
+        acceptSignature: WEB_BOT_AUTH_ACCEPT_SIGNATURE,
+      },
+    };
+  }
+  if ((rule.replay ?? "enforce") === "off") return mark("off");
   const result =
-    store === undefined || verdict.signature === undefined
+    store === undefined || verdict.base === undefined
       ? "unavailable"
       : await claimSignature(
           store,
-          {
-            keyid: verdict.keyid,
-            nonce: verdict.params?.nonce,
-            signature: verdict.signature,
-            created: verdict.params?.created,
-            expires: verdict.params?.expires,
-          },
+          { keyid: verdict.keyid, nonce: verdict.params?.nonce, base: verdict.base, lastAcceptable: last },
           {
             shards: policy.replay.shards,
             previousShards: policy.replay.previousShards,
             timeoutMs: policy.replay.timeoutMs,
-            clockSkew: policy.freshness.clockSkew,
-            maxAge: policy.freshness.maxAge,
-            // AAuth signatures carry no nonce and need no expires: they live for the created window.
-            window: verdict.profile === "aauth" ? policy.aauth.signatureWindow : undefined,
-            now: now ? now() : Math.floor(Date.now() / 1000),
+            now,
           },
         );
   if (result === "first-use") return mark("checked");

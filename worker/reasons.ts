@@ -20,9 +20,14 @@ export const REJECTION_REASONS = {
   signature_from_future: { status: 401, title: "The request signature was created in the future" },
   /** The signer's keys could not be had, so the signature could not be judged (`discovery_error` says why). */
   agent_unverified: { status: 401, title: "The signing agent's keys could not be verified" },
-  /** The signature was already used (same keyid and nonce, or the same signature bytes) while still valid. */
+  /** The signature was already used (same keyid and nonce, or the same key and signature base) while still valid. */
   signature_replayed: { status: 401, title: "The request signature was already used" },
-  /** A bearer credential was presented without a verified signature that covers it. */
+  /**
+   * A signature verified, but none covers what the route needs of the signature used for identity (the rule's
+   * `cover`, or on unsafe methods `@method`, `@path` or `@target-uri`, and `content-digest` with a body).
+   */
+  insufficient_coverage: { status: 401, title: "The signature does not cover what this request needs" },
+  /** A bearer credential was presented without a verified signature by an identified agent that covers it. */
   bearer_without_proof: { status: 401, title: "A bearer credential needs a signature that covers it" },
   /** The agent verified, and the route allows only listed agents. */
   agent_not_allowed: { status: 403, title: "This agent is not allowed here" },

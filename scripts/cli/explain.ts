@@ -192,7 +192,9 @@ export async function explain(
   });
   const path = parseTargetUri(message.targetUri).path;
   const rule = matchRule(policy, message.method, path);
-  const decision = decide(verification, rule, policy);
+  const body = message.body;
+  const hasBody = body instanceof Uint8Array ? body.byteLength > 0 : body !== undefined;
+  const decision = decide(verification, rule, policy, { method: message.method, hasBody });
   const forward = decision.action === "forward" || policy.mode === "monitor";
 
   if (values.json) {

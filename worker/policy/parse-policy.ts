@@ -76,19 +76,36 @@ export function parsePolicy(text: string | undefined): Policy {
     return a as SignatureAlgorithm;
   });
   if (algorithms.length === 0) throw new PolicyError("algorithms", "must name at least one algorithm");
+  const fresh = freshness(root.freshness ?? {});
+  const aauthPolicy = aauth(root.aauth ?? {});
+  consistentLifetimes(fresh, aauthPolicy);
   return {
     mode,
     rules,
     allow: agents(root.allow ?? [], "allow"),
     deny: agents(root.deny ?? [], "deny"),
-    freshness: freshness(root.freshness ?? {}),
+    freshness: fresh,
     algorithms,
     discovery: discovery(root.discovery ?? {}),
     pinned: pinned(root.pinned ?? {}),
     allowTestKeys: bool(root.allowTestKeys ?? false, "allowTestKeys"),
     replay: replay(root.replay ?? {}),
-    aauth: aauth(root.aauth ?? {}),
+    aauth: aauthPolicy,
   };
+}
+
+// Lifetimes (issue 11).
+/**
+ * An AAuth signature is accepted for `aauth.signatureWindow` seconds after `created`; a window longer than
+ * `freshness.maxAge` would contradict the policy's largest age, so it is refused rather than silently cut.
+ */
+function consistentLifetimes(fresh: FreshnessPolicy, aauthPolicy: Policy["aauth"]): void {
+  if (fresh.maxAge !== undefined && aauthPolicy.signatureWindow > fresh.maxAge) {
+    throw new PolicyError(
+      "aauth.signatureWindow",
+      `${aauthPolicy.signatureWindow} s is longer than freshness.maxAge (${fresh.maxAge} s); make it at most that`,
+    );
+  }
 }
 
 const SERVER_IDENTIFIER = /^https:\/\/[a-z0-9.-]+$/;
@@ -172,6 +189,7 @@ function rule(value: unknown, field: string): Rule {
     "credentialHeaders",
     "aauth",
     "scope",
+    "cover",
   ]);
   const path = string(r.path, `${field}.path`);
   if (!(path === "*" || /^\/[^*]*(\*)?$/.test(path))) {
@@ -217,7 +235,27 @@ function rule(value: unknown, field: string): Rule {
             }
             return name;
           }),
+    cover: r.cover === undefined ? undefined : cover(r.cover, `${field}.cover`),
   };
+}
+
+// Coverage (issue 11).
+const COMPONENT_NAME = /^@?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+
+/** A rule's `cover`: each entry a component name or a list of alternatives, stored serialised. */
+function cover(value: unknown, field: string): string[][] {
+  return array(value, field).map((entry, i) => {
+    const alternatives = typeof entry === "string" ? [entry] : array(entry, `${field}[${i}]`);
+    if (alternatives.length === 0) throw new PolicyError(`${field}[${i}]`, "must name at least one component");
+    return alternatives.map((name, j) => {
+      const where = typeof entry === "string" ? `${field}[${i}]` : `${field}[${i}][${j}]`;
+      const text = string(name, where);
+      if (!COMPONENT_NAME.test(text)) {
+        throw new PolicyError(where, "must be a lower-case component name (a header field or a derived @component)");
+      }
+      return `"${text}"`;
+    });
+  });
 }
 
 function freshness(value: unknown): FreshnessPolicy {

@@ -32,7 +32,7 @@ export interface Rule {
   readonly deny?: readonly string[] | undefined;
   /**
    * `enforce`: a signature is accepted once, ever (until it expires); `off`: no replay check. Default `enforce`
-   * where the rule requires a signature, `off` on `none` routes.
+   * on every route, `none` routes included: a signature used for identity anywhere is spent.
    */
   readonly replay?: "enforce" | "off" | undefined;
   /** `required`: only signatures with a `nonce` count. Default `optional`. */
@@ -55,7 +55,29 @@ export interface Rule {
   readonly aauth?: "agent-token" | "person-token" | "auth-token" | undefined;
   /** For `aauth: "auth-token"`: scopes the auth token must grant (403 when it does not). */
   readonly scope?: readonly string[] | undefined;
+
+  // Coverage (issue 11): what the signature used for identity must cover.
+  /**
+   * Components the signature used for identity must cover, each a list of alternatives (one suffices), stored
+   * serialised (`"@method"`). A `content-digest` entry applies only to requests with a body. When absent: on
+   * unsafe methods (POST, PUT, PATCH, DELETE) {@link UNSAFE_METHOD_COVERAGE}, on others nothing; `[]` turns the
+   * requirement off.
+   */
+  readonly cover?: readonly (readonly string[])[] | undefined;
 }
+
+/** Methods that change state: a signature used for identity on them must bind the request by default. */
+export const UNSAFE_METHODS: readonly string[] = Object.freeze(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * What a signature must cover on an unsafe method when its rule says nothing: `@method`, `@path` or
+ * `@target-uri`, and `content-digest` when there is a body.
+ */
+export const UNSAFE_METHOD_COVERAGE: readonly (readonly string[])[] = Object.freeze([
+  Object.freeze(['"@method"']),
+  Object.freeze(['"@path"', '"@target-uri"']),
+  Object.freeze(['"content-digest"']),
+]);
 
 /** The AAuth profile: HTTP Signature Keys schemes, JOSE algorithms, the resource identifier, the window. */
 export interface AAuthPolicy {

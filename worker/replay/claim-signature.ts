@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { replayKey, shardName } from "./replay-key.ts";
+import { type ReplayIdentity, replayKey, shardName } from "./replay-key.ts";
 
 /** The part of a Durable Object namespace the check needs (the `REPLAY_STORE` binding satisfies it). */
 export interface ReplayStoreNamespace {
@@ -11,12 +11,9 @@ export interface ReplayStoreNamespace {
 }
 
 /** A verified signature, as the replay check sees it. */
-export interface ReplayCandidate {
-  readonly keyid: string | undefined;
-  readonly nonce: string | undefined;
-  readonly signature: Uint8Array;
-  readonly created: number | undefined;
-  readonly expires: number | undefined;
+export interface ReplayCandidate extends ReplayIdentity {
+  /** The last second the signature can be accepted (see `lastAcceptableSecond`): the record outlives it. */
+  readonly lastAcceptable: number;
 }
 
 /** How to judge replays. */
@@ -25,13 +22,7 @@ export interface ReplayOptions {
   readonly shards: number;
   /** While the shard count changes: the previous count, whose shards are claimed in too (see the README). */
   readonly previousShards?: number | undefined;
-  /** Seconds a record outlives the signature's end, for clock skew. */
-  readonly clockSkew: number;
-  /** The policy's largest signature age: a record need not outlive `created + maxAge`. */
-  readonly maxAge?: number | undefined;
-  /** For signatures without `expires` (AAuth): how long after `created` they verify. */
-  readonly window?: number | undefined;
-  /** Unix seconds. */
+  /** Unix seconds: the same clock the signature was verified on. */
   readonly now: number;
   /** Give up on the store after this many milliseconds (the store is then `unavailable`). Default 2000. */
   readonly timeoutMs?: number | undefined;
@@ -42,12 +33,14 @@ export type ReplayVerdict = "first-use" | "replayed" | "unavailable";
 
 /**
  * Claims a signature in the replay store: atomically records it and says whether it was new. A signature with
- * a nonce is keyed on (keyid, nonce), one without on its bytes. Never throws: a store that fails or does not
- * answer in time gives `unavailable`, and the caller decides (fail closed by default).
+ * a nonce is keyed on (keyid, nonce), one without on (keyid, signature base) (see {@link replayKey}). The record
+ * is kept until `lastAcceptable + 1`, strictly beyond the last second the signature can be accepted. Never
+ * throws: a store that fails or does not answer in time gives `unavailable`, and the caller decides (fail closed
+ * by default).
  *
  * @example
  * ```ts
- * const verdict = await claimSignature(env.REPLAY_STORE, candidate, { shards: 64, clockSkew: 60, now });
+ * const verdict = await claimSignature(env.REPLAY_STORE, candidate, { shards: 64, now });
  * if (verdict === "replayed") return refuse("signature_replayed");
  * ```
  */
@@ -57,7 +50,7 @@ export async function claimSignature(
   options: ReplayOptions,
 ): Promise<ReplayVerdict> {
   const { id, digest } = await replayKey(candidate);
-  const until = lastValidSecond(candidate, options) + options.clockSkew;
+  const until = candidate.lastAcceptable + 1;
   const counts = options.previousShards === undefined ? [options.shards] : [options.shards, options.previousShards];
   const timeoutMs = options.timeoutMs ?? 2000;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -74,13 +67,4 @@ export async function claimSignature(
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
-}
-
-/** The last second the signature can verify: its `expires`, bounded by `created + maxAge` (or + window). */
-function lastValidSecond(candidate: ReplayCandidate, options: ReplayOptions): number {
-  const bounds: number[] = [];
-  if (candidate.expires !== undefined) bounds.push(candidate.expires);
-  if (candidate.created !== undefined && options.maxAge !== undefined) bounds.push(candidate.created + options.maxAge);
-  if (candidate.created !== undefined && options.window !== undefined) bounds.push(candidate.created + options.window);
-  return bounds.length === 0 ? options.now : Math.min(...bounds);
 }

@@ -5,26 +5,33 @@
  */
 import { encodeBase64Url } from "../rfc9421/index.ts";
 
+/** What a signature is remembered by: who signed, and what was signed (never the signature bytes). */
+export interface ReplayIdentity {
+  /** The signer's key: the `keyid` (Web Bot Auth) or the JWK thumbprint (AAuth). */
+  readonly keyid: string | undefined;
+  /** The signature's `nonce` parameter, when it has one. */
+  readonly nonce: string | undefined;
+  /** The signature base that verified (RFC 9421 §2.5), `@signature-params` line included. */
+  readonly base: string;
+}
+
 /**
- * The replay key of a signature: SHA-256 over (keyid, nonce) when it has a nonce, else over the decoded
- * signature bytes (never the base64 text, whose padding bits can vary). Returned as hex with the raw digest.
+ * The replay key of a verified signature: SHA-256 over (keyid, nonce) when it has a nonce, else over (keyid,
+ * signature base). It is invariant under every change that keeps the signature valid: a signature verifies over
+ * exactly one base, so re-encoded fields, ECDSA's (r, n−s) twin, re-padded base64 and any other bytes that verify
+ * for the same message and key all map to one record. Returned as base64url with the raw digest.
  *
  * @example
  * ```ts
- * const { id } = await replayKey({ keyid: "poqk...", nonce: "n9p4...", signature });
+ * const { id, digest } = await replayKey({ keyid: "poqk...", nonce: undefined, base: verdict.base });
  * ```
  */
-export async function replayKey(input: {
-  readonly keyid: string | undefined;
-  readonly nonce: string | undefined;
-  readonly signature: Uint8Array;
-}): Promise<{ readonly id: string; readonly digest: Uint8Array }> {
-  const encoder = new TextEncoder();
+export async function replayKey(input: ReplayIdentity): Promise<{ readonly id: string; readonly digest: Uint8Array }> {
   const material =
     input.nonce === undefined
-      ? concat(encoder.encode("signature\0"), input.signature)
-      : encoder.encode(`nonce\0${input.keyid ?? ""}\0${input.nonce}`);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", material));
+      ? `base\0${input.keyid ?? ""}\0${input.base}`
+      : `nonce\0${input.keyid ?? ""}\0${input.nonce}`;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(material)));
   return { id: encodeBase64Url(digest), digest };
 }
 
@@ -40,11 +47,4 @@ export async function replayKey(input: {
 export function shardName(digest: Uint8Array, shards: number): string {
   const word = (((digest[0] ?? 0) << 24) | ((digest[1] ?? 0) << 16) | ((digest[2] ?? 0) << 8) | (digest[3] ?? 0)) >>> 0;
   return `replay-${shards}-${word % shards}`;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

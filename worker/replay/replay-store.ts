@@ -8,9 +8,16 @@
 import { DurableObject } from "cloudflare:workers";
 
 /**
- * One shard of the replay store. Rows are `(id, exp)`: `id` is the replay key (a SHA-256 hex digest), `exp`
- * the Unix second after which the signature can no longer verify and the row may go. An alarm deletes expired
- * rows and re-arms itself for the earliest expiry left.
+ * Seconds the alarm waits past a record's `exp` before deleting it. Claims judge `exp` on the verifier's clock;
+ * the alarm runs on the Durable Object's, which may run a little ahead, so it never deletes a record a claim
+ * could still need.
+ */
+const ALARM_GRACE_SECONDS = 60;
+
+/**
+ * One shard of the replay store. Rows are `(id, exp)`: `id` is the replay key (a SHA-256 digest), `exp` the
+ * first Unix second at which the signature can no longer be accepted, so the row may go. An alarm deletes rows a
+ * minute past their `exp` and re-arms itself for the earliest left.
  *
  * @example
  * ```ts
@@ -34,7 +41,7 @@ export class ReplayStore extends DurableObject {
    * `exp` has passed is taken over (the signature it recorded has expired, so the new use is not its replay).
    *
    * @param id the replay key
-   * @param expiresAt Unix seconds: keep the record until then
+   * @param expiresAt Unix seconds: the record is live while the verifier's clock is below it
    * @param now Unix seconds, the verifier's clock
    */
   async claim(id: string, expiresAt: number, now: number): Promise<boolean> {
@@ -45,7 +52,7 @@ export class ReplayStore extends DurableObject {
       now,
     );
     const claimed = cursor.rowsWritten > 0;
-    if (claimed) await this.armAlarm(expiresAt * 1000);
+    if (claimed) await this.armAlarm((expiresAt + ALARM_GRACE_SECONDS) * 1000);
     return claimed;
   }
 
@@ -57,10 +64,10 @@ export class ReplayStore extends DurableObject {
   /** Deletes expired records and re-arms for the earliest expiry left. */
   override async alarm(): Promise<void> {
     const now = Math.floor(Date.now() / 1000);
-    this.ctx.storage.sql.exec("DELETE FROM seen WHERE exp <= ?1", now);
+    this.ctx.storage.sql.exec("DELETE FROM seen WHERE exp <= ?1", now - ALARM_GRACE_SECONDS);
     const next = this.ctx.storage.sql.exec("SELECT MIN(exp) AS exp FROM seen").one().exp;
     this.alarmAt = null;
-    if (typeof next === "number") await this.armAlarm(next * 1000);
+    if (typeof next === "number") await this.armAlarm((next + ALARM_GRACE_SECONDS) * 1000);
   }
 
   private async armAlarm(at: number): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import type { VerifiedAgent } from "../identity/verified-agent.ts";
 import { judgeAgent } from "../policy/match-rule.ts";
-import type { Policy, Rule } from "../policy/policy.ts";
+import { type Policy, type Rule, UNSAFE_METHOD_COVERAGE, UNSAFE_METHODS } from "../policy/policy.ts";
 import type { AAuthChallenge, Rejection } from "../problem-response.ts";
 import { buildAcceptSignature } from "../rfc9421/index.ts";
 import type { LabelVerdict, RequestVerification } from "./verify-request.ts";
@@ -52,6 +52,26 @@ function aauthAcceptSignature(policy: Policy): string {
 export interface DecideContext {
   /** Lower-case names of the bearer credential headers the request presents (`authorization`, API keys). */
   readonly credentials?: readonly string[] | undefined;
+  /** The request method, upper case: unsafe methods get {@link UNSAFE_METHOD_COVERAGE} by default. */
+  readonly method?: string | undefined;
+  /** Whether the request has a body (a `content-digest` requirement applies only then). */
+  readonly hasBody?: boolean | undefined;
+}
+
+/**
+ * The components a signature must cover to decide a request on this rule, each as alternatives: the rule's
+ * `cover`, else {@link UNSAFE_METHOD_COVERAGE} on unsafe methods; `content-digest` only when there is a body.
+ *
+ * @example
+ * ```ts
+ * requiredCoverage({ path: "/*", require: "verified-agent" }, { method: "POST", hasBody: false });
+ * // [['"@method"'], ['"@path"', '"@target-uri"']]
+ * ```
+ */
+export function requiredCoverage(rule: Rule, context: DecideContext): readonly (readonly string[])[] {
+  const method = (context.method ?? "GET").toUpperCase();
+  const wanted = rule.cover ?? (UNSAFE_METHODS.includes(method) ? UNSAFE_METHOD_COVERAGE : []);
+  return context.hasBody === true ? wanted : wanted.filter((any) => !any.includes('"content-digest"'));
 }
 
 const LEVELS = { pseudonymous: 0, agent: 1, person: 2, authorized: 3 } as const;
@@ -97,31 +117,54 @@ export function decide(
   let usable = nonceRequired ? verified.filter((l) => l.params?.nonce !== undefined) : verified;
   const credentials = context.credentials ?? [];
   if (rule.bearer === "require-proof" && credentials.length > 0) {
-    usable = usable.filter((l) => credentials.every((name) => l.components.includes(`"${name}"`)));
+    // Proof means the credential is bound to an agent: a bare key (an AAuth `hwk`) anyone can mint proves nothing.
+    usable = usable.filter((l) => attributed(l) && credentials.every((name) => l.components.includes(`"${name}"`)));
     if (usable.length === 0) {
       return reject({
         reason: "bearer_without_proof",
         detail:
-          `the request presents ${credentials.join(", ")} without a verified signature that covers it: ` +
-          "sign the request and cover the credential header(s), as Accept-Signature says",
+          `the request presents ${credentials.join(", ")} without a verified signature by an identified agent ` +
+          "that covers it: sign the request and cover the credential header(s), as Accept-Signature says",
         acceptSignature: acceptSignature(credentials, nonceRequired),
       });
     }
   }
+  // Coverage: the signature that decides must bind what the rule (or the unsafe-method default) asks for.
+  const coverage = requiredCoverage(rule, context);
+  const covering = usable.filter((l) => coverage.every((any) => any.some((c) => l.components.includes(c))));
+  if (usable.length > 0 && covering.length === 0 && rule.require !== "none") {
+    const missing = coverage.filter((any) => !usable.some((l) => any.some((c) => l.components.includes(c))));
+    const wanted = (missing.length > 0 ? missing : coverage).map((any) => any[0] as string);
+    return reject({
+      reason: "insufficient_coverage",
+      detail: `this route needs a signature that covers ${coverage.map((any) => any.join(" or ")).join(", ")}`,
+      label: usable[0]?.label,
+      acceptSignature: acceptSignature(
+        wanted.map((c) => c.slice(1, -1)).filter((c) => !WEB_BOT_AUTH_COMPONENTS.includes(`"${c}"`)),
+        nonceRequired,
+      ),
+    });
+  }
+  usable = covering;
   const bound = credentials.includes("authorization");
   const needsAgent = rule.require === "verified-agent";
-  const candidates = needsAgent ? usable.filter(attributed) : usable;
-  const allowed = candidates.find((l) => judgeAgent(policy, rule, namesOf(l)) === "allowed");
 
+  // One signature decides: the AAuth level, the identity, the bearer binding and the replay claim all come from
+  // the label that meets every requirement, so a second label (replayed, or a throwaway key) can lift nothing.
   if (rule.aauth !== undefined) {
-    const aauthLevel = Math.max(
-      -1,
-      ...usable.filter((l) => l.profile === "aauth" && l.aauth).map((l) => LEVELS[l.aauth?.level ?? "pseudonymous"]),
-    );
     const needed = TOKEN_LEVEL[rule.aauth];
+    const levelOf = (l: LabelVerdict): number =>
+      l.profile === "aauth" && l.aauth ? LEVELS[l.aauth.level ?? "pseudonymous"] : -1;
     // An auth token needs a resource token only the origin can sign, so below that level the origin challenges.
-    const enough = rule.aauth === "auth-token" ? aauthLevel >= LEVELS.agent : aauthLevel >= needed;
-    if (!enough && !verification.fieldError) {
+    const enough = (l: LabelVerdict): boolean =>
+      rule.aauth === "auth-token" ? levelOf(l) >= LEVELS.agent : levelOf(l) >= needed;
+    const missingScope = (l: LabelVerdict): string[] => {
+      if (rule.aauth !== "auth-token" || rule.scope === undefined || l.aauth?.level !== "authorized") return [];
+      const granted = new Set((l.aauth.scope ?? "").split(" ").filter(Boolean));
+      return rule.scope.filter((scope) => !granted.has(scope));
+    };
+    const strong = usable.filter(enough);
+    if (strong.length === 0 && !verification.fieldError) {
       const failed = verification.labels.find((l) => l.profile === "aauth" && l.outcome !== "verified");
       if (failed) return reject(rejectionFor(failed, policy));
       return reject({
@@ -131,20 +174,20 @@ export function decide(
         aauth: { requirement: rule.aauth === "person-token" ? "person-token" : "agent-token", schemes: ["jwt"] },
       });
     }
-    if (rule.aauth === "auth-token" && rule.scope !== undefined) {
-      const authorized = usable.find((l) => l.aauth?.level === "authorized");
-      const granted = new Set((authorized?.aauth?.scope ?? "").split(" ").filter(Boolean));
-      const missing = rule.scope.filter((scope) => !granted.has(scope));
-      if (authorized && missing.length > 0) {
-        return reject({
-          reason: "insufficient_scope",
-          detail: `the auth token does not grant ${missing.join(", ")}`,
-          agent: authorized.agent,
-          label: authorized.label,
-        });
-      }
+    const scoped = strong.filter((l) => missingScope(l).length === 0);
+    const narrow = strong.find((l) => missingScope(l).length > 0);
+    if (scoped.length === 0 && narrow) {
+      return reject({
+        reason: "insufficient_scope",
+        detail: `the auth token does not grant ${missingScope(narrow).join(", ")}`,
+        agent: narrow.agent,
+        label: narrow.label,
+      });
     }
+    usable = scoped;
   }
+  const candidates = needsAgent ? usable.filter(attributed) : usable;
+  const allowed = candidates.find((l) => judgeAgent(policy, rule, namesOf(l)) === "allowed");
 
   if (rule.require === "none") {
     return allowed ? forward(allowed, bound) : { action: "forward" };
@@ -247,8 +290,9 @@ function rejectionFor(label: LabelVerdict, policy: Policy): Rejection {
 
 function forward(label: LabelVerdict, authorizationPresented: boolean): Decision {
   const extra: Record<string, string> = {};
-  // A bearer token is bound to the agent's key only when the verified signature covers it.
-  if (authorizationPresented && label.coversAuthorization) extra.bearer = "bound";
+  // A bearer token is bound to the agent only when the signature that names the agent covers it: a bare key
+  // (an AAuth `hwk`, an unlisted key set) anyone can mint binds the token to nobody.
+  if (authorizationPresented && label.coversAuthorization && attributed(label)) extra.bearer = "bound";
   const aauth = label.aauth;
   if (label.profile === "aauth" && aauth) {
     extra.level = aauth.level;

@@ -266,6 +266,21 @@ describe("403 insufficient_scope (AAuth)", () => {
   });
 });
 
+describe("401 insufficient_coverage", () => {
+  it("insufficient_coverage: a POST with a body whose signature does not cover content-digest", async () => {
+    // Signed as a GET (no body, no digest), sent as a POST with a body: unsafe methods need the digest covered.
+    const bare = await signed("https://signet.example/agents/post", {
+      key: agentKey.privateJwk,
+      agent: AGENT,
+      method: "POST",
+    });
+    const post = new Request(bare.url, { method: "POST", headers: bare.headers, body: "{}" });
+    const response = await send(post, env);
+    expect(response.headers.get("accept-signature")).toContain('"content-digest"');
+    await refused(response, "insufficient_coverage");
+  });
+});
+
 describe("coverage", () => {
   it("every reason code of worker/reasons.ts was triggered above", () => {
     expect([...triggered].sort()).toEqual([...REJECTION_REASON_CODES].sort());
