@@ -128,6 +128,15 @@ export interface PinnedAgent {
   readonly keys: readonly Jwk[];
 }
 
+/** How request paths are read for routing (see `canonical-path.ts` and `route.ts`). */
+export interface PathsPolicy {
+  /**
+   * An escaped slash or backslash (`%2F`, `%5C`) or a literal `\` in the path: `reject` (400 `path_ambiguous`, the
+   * default) or `decode` (read as `/`, and forwarded so).
+   */
+  readonly escapedSlashes: "reject" | "decode";
+}
+
 /** The whole, validated policy. */
 export interface Policy {
   /** `enforce` refuses; `monitor` forwards everything and reports what it would have refused. */
@@ -144,6 +153,7 @@ export interface Policy {
   readonly allowTestKeys: boolean;
   readonly replay: ReplayPolicy;
   readonly aauth: AAuthPolicy;
+  readonly paths: PathsPolicy;
 }
 
 /** The defaults every omitted field takes. */
@@ -177,4 +187,5 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
     additionalComponents: [],
     trustedKeySets: [],
   },
+  paths: { escapedSlashes: "reject" },
 }) as Policy;
