@@ -8,9 +8,9 @@
  *    every other escape is kept with upper-case hex digits;
  * 2. an escaped `/` or `\` (`%2F`, `%5C`) and a literal `\` are refused (`escapedSlashes: "reject"`, the default)
  *    or turned into `/` (`"decode"`);
- * 3. refused outright: control characters (escaped or literal) and a literal space, an escaped `;` (`%3B`: origins disagree
- *    on whether it starts path parameters), a literal `?` or `#`, and an escaped `%` that would spell another
- *    escape (`%2561`: an origin that decodes twice would see `a`);
+ * 3. refused outright: control characters (escaped or literal) and a literal space, an escaped `;` (`%3B`: origins
+ *    disagree on whether it starts path parameters), a literal `?` or `#`, and an escaped `%` that would spell
+ *    another escape (`%2561`: an origin that decodes twice would see `a`);
  * 4. other characters outside RFC 3986 `pchar` (`"`, `<`, `|`, non-ASCII, ...) are percent-encoded as UTF-8;
  * 5. repeated slashes are merged and dot segments (`.`, `..`, also when spelled `%2E`) resolved, never above the
  *    root; a trailing slash stays as it was.

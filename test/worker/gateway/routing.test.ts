@@ -10,11 +10,14 @@
  * - monitor mode, `paths.escapedSlashes: "decode"`, and the attestation covering the canonical path;
  * - deny and allow entries that name an origin cover every key set URL on that origin (issue 11 item 10).
  */
+import fc from "fast-check";
 import { Hono } from "hono";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { type GeneratedKey, generateAgentKey } from "../../../agent/index.ts";
 import { verifySignetRequest } from "../../../origin/index.ts";
 import type { EchoedRequest } from "../../../worker/demo-origin.ts";
+import { parsePolicy } from "../../../worker/policy/parse-policy.ts";
+import { routeRequest } from "../../../worker/policy/route.ts";
 import table from "../../vectors/canonical-paths.json";
 import {
   attestationKey,
@@ -53,6 +56,9 @@ function identityHeaders(echo: EchoedRequest): Record<string, string> {
   const agent = echo.headers["verified-agent"];
   return agent === undefined ? {} : { "verified-agent": agent };
 }
+
+/** The table's policy as Signet loads it. */
+const policy = parsePolicy(JSON.stringify(table.policy));
 
 const PROTECTED = new Set(table.policy.rules.filter((r) => r.require !== "none").map((r) => r.path));
 
@@ -138,6 +144,59 @@ describe("a Hono origin with an /agents/* handler behind Signet (issue 11 item 3
     const before = calls.length;
     await originApp.fetch(new Request(`http://origin.test${echo.url}`, { headers: identityHeaders(echo) }));
     expect(calls.slice(before)).toEqual([{ path: "/agents/x", agent: expect.stringContaining(identityOf(AGENT)) }]);
+  });
+});
+
+describe("property: an anonymous request reaches the origin only on a path whose rule requires nothing", () => {
+  const pieces = fc.constantFrom(
+    "/",
+    "//",
+    ".",
+    "..",
+    "%2e",
+    "%2F",
+    "%5C",
+    "\\",
+    ";",
+    ";x",
+    "%3B",
+    "%25",
+    "%61",
+    "%41",
+    "a",
+    "A",
+    "admin",
+    "ADMIN",
+    "agents",
+    "Agents",
+    "public",
+    "Reports",
+    "reports",
+    "x",
+    "%00",
+    "%20",
+    "é",
+    "|",
+    "%7e",
+  );
+  const spelling = fc.array(pieces, { maxLength: 10 }).map((parts) => `/${parts.join("")}`);
+
+  it("holds for random spellings through the whole Worker", { timeout: 120_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(spelling, async (raw) => {
+        const response = await send(new Request(`https://signet.example${raw}`), env);
+        if (response.status !== 200) {
+          await response.body?.cancel();
+          expect([400, 401]).toContain(response.status);
+          return;
+        }
+        const { path, echo } = await received(response);
+        expect(echo.headers["verified-agent"]).toBeUndefined();
+        const route = routeRequest(policy, "GET", path);
+        expect(route).toMatchObject({ path, rule: { require: "none" } });
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 
