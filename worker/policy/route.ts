@@ -5,9 +5,10 @@
  * Origins differ: most routers are case-sensitive, some are not; Tomcat and Spring drop `;params` from each
  * segment before routing (so `/public/..;/admin` is `/admin` there), most others keep `;` as an ordinary
  * character. Signet forwards the canonical path with its case and parameters as they were, and matches rules on
- * every reading an origin may give it: exact and ASCII case-folded, with and without `;` parameters. When the
- * readings pick different rules, no single rule can speak for the request and it is refused (400
- * `path_ambiguous`): an origin must never run a handler that a rule would have protected.
+ * every reading an origin may give it: exact and ASCII case-folded, with and without `;` parameters, and a
+ * method in lower case (`patch`) as itself and upper-cased. When the readings pick different rules, no single
+ * rule can speak for the request and it is refused (400 `path_ambiguous`): an origin must never run a handler
+ * that a rule would have protected.
  *
  * @module
  */
@@ -52,9 +53,13 @@ export function routeRequest(policy: Policy, method: string, rawPath: string): R
     if ("reject" in stripped) return ambiguous();
     readings.push(stripped.path);
   }
-  for (const reading of readings) {
-    if (matchRule(policy, method, reading) !== rule) return ambiguous();
-    if (matchRule(policy, method, reading, { foldCase: true }) !== rule) return ambiguous();
+  // Fetch upper-cases only the six standard methods; an origin may read `patch` as PATCH or as another method.
+  const methods = method === method.toUpperCase() ? [method] : [method, method.toUpperCase()];
+  for (const m of methods) {
+    for (const reading of readings) {
+      if (matchRule(policy, m, reading) !== rule) return ambiguous();
+      if (matchRule(policy, m, reading, { foldCase: true }) !== rule) return ambiguous();
+    }
   }
   return { path, rule };
 }
@@ -74,6 +79,6 @@ function ambiguous(): Route {
   return {
     reject: "ambiguous_rule",
     detail:
-      "the request path falls under different rules depending on letter case or ;parameters; use the path's exact spelling",
+      "the request falls under different rules depending on letter case or ;parameters; use the path's and method's exact spelling",
   };
 }

@@ -200,6 +200,21 @@ describe("property: an anonymous request reaches the origin only on a path whose
   });
 });
 
+describe("method spelling", () => {
+  it("an unsigned `patch` on a route whose PATCH rule protects it is refused as a PATCH", async () => {
+    const patchEnv = gatewayEnv(
+      { rules: [{ path: "/agents/*", methods: ["PATCH"], require: "verified-agent" }] },
+      toOrigin,
+    );
+    // workerd upper-cases every method (route.ts also refuses a lower-case method that changes the rule, for
+    // runtimes that do not).
+    for (const method of ["patch", "Patch", "PATCH"]) {
+      const request = new Request("https://signet.example/agents/x", { method });
+      await expectProblem(await send(request, patchEnv), "signature_required");
+    }
+  });
+});
+
 describe("path options and modes", () => {
   it("paths.escapedSlashes decode: an escaped slash is read, matched and forwarded as /", async () => {
     const decoding = gatewayEnv(

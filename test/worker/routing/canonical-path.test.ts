@@ -137,6 +137,27 @@ describe("rule matching on the canonical path", () => {
   });
 });
 
+describe("methods", () => {
+  const p = parsePolicy(
+    JSON.stringify({
+      rules: [
+        { path: "/agents/*", methods: ["PATCH"], require: "verified-agent" },
+        { path: "/items/*", require: "signature" },
+      ],
+    }),
+  );
+
+  it("a lower-case method that another rule would govern upper-cased is refused", () => {
+    expect(routeRequest(p, "patch", "/agents/x")).toMatchObject({ reject: "ambiguous_rule" });
+    expect(routeRequest(p, "PATCH", "/agents/x")).toMatchObject({ rule: { require: "verified-agent" } });
+  });
+
+  it("a lower-case method that changes no rule passes", () => {
+    expect(routeRequest(p, "patch", "/items/x")).toMatchObject({ path: "/items/x", rule: { path: "/items/*" } });
+    expect(routeRequest(p, "purge", "/agents/x")).toMatchObject({ rule: { require: "none" } });
+  });
+});
+
 // --- Properties ---
 
 const UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
