@@ -10,7 +10,7 @@
  *    or turned into `/` (`"decode"`);
  * 3. refused outright: control characters (escaped or literal) and a literal space, an escaped `;` (`%3B`: origins
  *    disagree on whether it starts path parameters), a literal `?` or `#`, and an escaped `%` that would spell
- *    another escape (`%2561`: an origin that decodes twice would see `a`);
+ *    another escape (`%2561`: an origin that decodes twice would see `a`), and overlong UTF-8 (`%C0%AF`);
  * 4. other characters outside RFC 3986 `pchar` (`"`, `<`, `|`, non-ASCII, ...) are percent-encoded as UTF-8;
  * 5. repeated slashes are merged and dot segments (`.`, `..`, also when spelled `%2E`) resolved, never above the
  *    root; a trailing slash stays as it was.
@@ -37,6 +37,7 @@ export type PathRejection =
   | "control_character"
   | "escaped_semicolon"
   | "double_encoding"
+  | "overlong_utf8"
   | "not_a_path";
 
 /** The canonical path, or why there is none. */
@@ -51,6 +52,7 @@ export const PATH_REJECTION_DETAILS: Readonly<Record<PathRejection, string>> = O
   control_character: "the request path contains a control character or a space",
   escaped_semicolon: "the request path contains an escaped semicolon (%3B), whose meaning differs between servers",
   double_encoding: "the request path contains an escaped % that spells another escape (double encoding)",
+  overlong_utf8: "the request path contains an overlong UTF-8 sequence, which some servers decode to another character",
   not_a_path: "the request path contains a literal ? or #",
 });
 
@@ -109,6 +111,8 @@ export function canonicalPath(raw: string, options: CanonicalPathOptions = {}): 
   }
   // Checked on the result, since decoding may put hex digits right after an escaped %: "%25%41%42" -> "%25AB".
   if (/%25[0-9A-F]{2}/i.test(out)) return { reject: "double_encoding" };
+  // Overlong UTF-8 (`%C0%AF` for `/`) is never valid, and lenient decoders have read it as the shorter character.
+  if (/%C[01]|%E0%[89]|%F0%8/.test(out)) return { reject: "overlong_utf8" };
   return { path: resolveSegments(out) };
 }
 

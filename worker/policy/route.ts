@@ -1,12 +1,13 @@
 /**
  * Routing a request as received: its canonical path (`canonical-path.ts`) and the one rule that governs it,
- * whatever the origin behind Signet makes of case and of `;` path parameters.
+ * whatever the origin behind Signet makes of case, of `;` path parameters and of trailing dots.
  *
  * Origins differ: most routers are case-sensitive, some are not; Tomcat and Spring drop `;params` from each
  * segment before routing (so `/public/..;/admin` is `/admin` there), most others keep `;` as an ordinary
  * character. Signet forwards the canonical path with its case and parameters as they were, and matches rules on
- * every reading an origin may give it: exact and ASCII case-folded, with and without `;` parameters, and a
- * method in lower case (`patch`) as itself and upper-cased. When the readings pick different rules, no single
+ * every reading an origin may give it: exact and ASCII case-folded, with and without `;` parameters, with and
+ * without trailing dots and spaces on segments (Windows, IIS), and a method in lower case (`patch`) as itself and
+ * upper-cased. When the readings pick different rules, no single
  * rule can speak for the request and it is refused (400 `path_ambiguous`): an origin must never run a handler
  * that a rule would have protected.
  *
@@ -48,10 +49,14 @@ export function routeRequest(policy: Policy, method: string, rawPath: string): R
   const path = canonical.path;
   const rule = matchRule(policy, method, path);
   const readings = [path];
-  if (path.includes(";")) {
-    const stripped = canonicalPath(withoutPathParameters(path), options);
-    if ("reject" in stripped) return ambiguous();
-    readings.push(stripped.path);
+  for (const read of [withoutPathParameters, withoutTrailingDotsAndSpaces]) {
+    for (const reading of [...readings]) {
+      const changed = read(reading);
+      if (changed === reading) continue;
+      const again = canonicalPath(changed, options);
+      if ("reject" in again) return ambiguous();
+      readings.push(again.path);
+    }
   }
   // Fetch upper-cases only the six standard methods; an origin may read `patch` as PATCH or as another method.
   const methods = method === method.toUpperCase() ? [method] : [method, method.toUpperCase()];
@@ -75,10 +80,18 @@ function withoutPathParameters(path: string): string {
     .join("/");
 }
 
+/** Each segment without trailing dots and spaces, as Windows file systems (and so IIS) read `/admin.` as `/admin`. */
+function withoutTrailingDotsAndSpaces(path: string): string {
+  return path
+    .split("/")
+    .map((segment) => segment.replace(/(?:\.|%20)+$/, ""))
+    .join("/");
+}
+
 function ambiguous(): Route {
   return {
     reject: "ambiguous_rule",
     detail:
-      "the request falls under different rules depending on letter case or ;parameters; use the path's and method's exact spelling",
+      "the request falls under different rules depending on how a server reads its letter case, ;parameters or trailing dots",
   };
 }

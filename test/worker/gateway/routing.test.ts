@@ -122,6 +122,9 @@ describe("a Hono origin with an /agents/* handler behind Signet (issue 11 item 3
     "/agents%3Bx/y",
     "/agents\\x",
     "/%5Cagents/x",
+    "/agents./x",
+    "/agents%20/x",
+    "/%C0%AEagents/x",
   ];
 
   it.each(ATTACKS)("anonymous %s never reaches the handler", async (raw) => {

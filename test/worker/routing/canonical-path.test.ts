@@ -73,6 +73,9 @@ describe("canonicalPath, step by step", () => {
     ["/a%g0", "bad_escape"],
     ["/a%2541", "double_encoding"],
     ["/a%25%34%31", "double_encoding"],
+    ["/a%C0%AF", "overlong_utf8"],
+    ["/a%e0%80%af", "overlong_utf8"],
+    ["/a%F0%80%80%AF", "overlong_utf8"],
     ["/a?b", "not_a_path"],
     ["/a#b", "not_a_path"],
   ])("%j is refused (%s)", (raw, reject) => {
