@@ -20,16 +20,38 @@
  * @module
  */
 
-/** What to do with an escaped slash (`%2F`, `%5C`) or a literal backslash, after Envoy's action of that name. */
+/**
+ * What to do with an escaped slash (`%2F`, `%5C`) or a literal backslash, after Envoy's action of that name.
+ *
+ * @example
+ * ```ts
+ * const action: EscapedSlashAction = policy.paths.escapedSlashes; // "reject" unless the policy says "decode"
+ * ```
+ */
 export type EscapedSlashAction = "reject" | "decode";
 
-/** Options of {@link canonicalPath}. */
+/**
+ * Options of {@link canonicalPath}.
+ *
+ * @example
+ * ```ts
+ * canonicalPath("/a%2Fb", { escapedSlashes: "decode" } satisfies CanonicalPathOptions); // { path: "/a/b" }
+ * ```
+ */
 export interface CanonicalPathOptions {
   /** Default `reject`: the spelling is refused, since origins disagree on whether it separates segments. */
   readonly escapedSlashes?: EscapedSlashAction | undefined;
 }
 
-/** Why a path has no canonical form. */
+/**
+ * Why a path has no canonical form.
+ *
+ * @example
+ * ```ts
+ * const result = canonicalPath("/a%00");
+ * if ("reject" in result) result.reject satisfies PathRejection; // "control_character"
+ * ```
+ */
 export type PathRejection =
   | "not_absolute"
   | "bad_escape"
@@ -40,10 +62,25 @@ export type PathRejection =
   | "overlong_utf8"
   | "not_a_path";
 
-/** The canonical path, or why there is none. */
+/**
+ * The canonical path, or why there is none.
+ *
+ * @example
+ * ```ts
+ * const result: CanonicalPathResult = canonicalPath("//a/./b");
+ * if ("path" in result) console.log(result.path); // "/a/b"
+ * ```
+ */
 export type CanonicalPathResult = { readonly path: string } | { readonly reject: PathRejection };
 
-/** Fixed, client-safe explanations of each {@link PathRejection} (never echoing the path). */
+/**
+ * Fixed, client-safe explanations of each {@link PathRejection} (never echoing the path).
+ *
+ * @example
+ * ```ts
+ * PATH_REJECTION_DETAILS.escaped_slash; // "the request path contains an escaped slash or backslash ..."
+ * ```
+ */
 export const PATH_REJECTION_DETAILS: Readonly<Record<PathRejection, string>> = Object.freeze({
   not_absolute: "the request path does not start with /",
   bad_escape: "the request path has a % that does not start a valid escape",

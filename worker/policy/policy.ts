@@ -128,7 +128,14 @@ export interface PinnedAgent {
   readonly keys: readonly Jwk[];
 }
 
-/** How request paths are read for routing (see `canonical-path.ts` and `route.ts`). */
+/**
+ * How request paths are read for routing (see `canonical-path.ts` and `route.ts`).
+ *
+ * @example
+ * ```ts
+ * parsePolicy('{"paths":{"escapedSlashes":"decode"}}').paths; // { escapedSlashes: "decode" }
+ * ```
+ */
 export interface PathsPolicy {
   /**
    * An escaped slash or backslash (`%2F`, `%5C`) or a literal `\` in the path: `reject` (400 `path_ambiguous`, the

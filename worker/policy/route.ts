@@ -22,10 +22,26 @@ import {
 import { matchRule } from "./match-rule.ts";
 import type { Policy, Rule } from "./policy.ts";
 
-/** Why a request path cannot be routed: no canonical form, or readings that disagree on the rule. */
+/**
+ * Why a request path cannot be routed: no canonical form, or readings that disagree on the rule.
+ *
+ * @example
+ * ```ts
+ * const route = routeRequest(policy, "GET", "/AGENTS/x");
+ * if ("reject" in route) route.reject satisfies RouteRejection; // "ambiguous_rule"
+ * ```
+ */
 export type RouteRejection = PathRejection | "ambiguous_rule";
 
-/** The route of a request: the canonical path to match and forward, and its rule; or why there is none. */
+/**
+ * The route of a request: the canonical path to match and forward, and its rule; or why there is none.
+ *
+ * @example
+ * ```ts
+ * const route: Route = routeRequest(policy, "GET", "/%61gents/x");
+ * if ("rule" in route) forwardTo(route.path); // "/agents/x", under the rule for /agents/*
+ * ```
+ */
 export type Route =
   | { readonly path: string; readonly rule: Rule }
   | { readonly reject: RouteRejection; readonly detail: string };
