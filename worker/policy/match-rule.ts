@@ -11,6 +11,7 @@ const FALLBACK: Rule = Object.freeze({ path: "*", require: "none" });
  * The rule that governs a request, for a path already in canonical form (see `canonical-path.ts`; `route.ts`
  * picks the rule for a path as received). A trailing slash does not change the match: `/admin` covers `/admin/`,
  * and `/agents/*` covers `/agents` itself. With `foldCase`, paths and rule paths are compared in ASCII lower case.
+ * A rule whose `methods` name GET also covers HEAD.
  *
  * @example
  * ```ts
@@ -27,11 +28,15 @@ export function matchRule(
   const fold = options.foldCase === true;
   const subject = trimTrailingSlash(fold ? path.toLowerCase() : path);
   for (const rule of policy.rules) {
-    if (rule.methods !== undefined && !rule.methods.includes(method)) continue;
+    if (rule.methods !== undefined && !methodMatches(rule.methods, method)) continue;
     if (pathMatches(fold ? rule.path.toLowerCase() : rule.path, subject)) return rule;
   }
   return FALLBACK;
 }
+
+/** A rule for GET also governs HEAD, which origins answer with their GET handlers (RFC 9110 §9.3.2). */
+const methodMatches = (methods: readonly string[], method: string) =>
+  methods.includes(method) || (method === "HEAD" && methods.includes("GET"));
 
 const trimTrailingSlash = (path: string) => (path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path);
 

@@ -218,6 +218,29 @@ describe("method spelling", () => {
   });
 });
 
+describe("HEAD under a GET rule", () => {
+  it("an unsigned HEAD on a route whose GET rule protects it is refused (origins answer HEAD with the GET handler)", async () => {
+    const getEnv = gatewayEnv(
+      {
+        rules: [{ path: "/agents/*", methods: ["GET"], require: "verified-agent" }],
+        pinned: { [AGENT]: [key.publicJwk] },
+      },
+      toOrigin,
+    );
+    // A HEAD answer carries no body: the status and the challenge say it.
+    const anonymous = await send(new Request("https://signet.example/agents/x", { method: "HEAD" }), getEnv);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("content-type")).toBe("application/problem+json");
+    expect(anonymous.headers.get("accept-signature")).not.toBeNull();
+    const request = await signed("https://signet.example/agents/x", {
+      key: key.privateJwk,
+      agent: AGENT,
+      method: "HEAD",
+    });
+    expect((await send(request, getEnv)).status).toBe(200);
+  });
+});
+
 describe("path options and modes", () => {
   it("paths.escapedSlashes decode: an escaped slash is read, matched and forwarded as /", async () => {
     const decoding = gatewayEnv(

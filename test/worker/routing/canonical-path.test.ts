@@ -138,6 +138,14 @@ describe("rule matching on the canonical path", () => {
     expect(matchRule(p, "GET", "/agentsx").path).toBe("*");
     expect(matchRule(p, "GET", "/administrator").path).toBe("*");
   });
+
+  it("a rule for GET also covers HEAD, and nothing else", () => {
+    const p = parsePolicy(JSON.stringify({ rules: [{ path: "/a", methods: ["GET"], require: "verified-agent" }] }));
+    expect(matchRule(p, "HEAD", "/a").path).toBe("/a");
+    expect(matchRule(p, "OPTIONS", "/a").path).toBe("*");
+    const head = parsePolicy(JSON.stringify({ rules: [{ path: "/a", methods: ["HEAD"], require: "none" }] }));
+    expect(matchRule(head, "GET", "/a").path).toBe("*");
+  });
 });
 
 describe("methods", () => {
