@@ -48,19 +48,24 @@ export function rewriteOrigin(url: string | URL, origin: string): URL {
 
 /**
  * The request as it will reach the origin: for an `ORIGIN_URL` origin, the same request moved onto that origin
- * (path and query kept); otherwise the request itself. Rewrite before attesting, since the attestation covers
- * `@authority`.
+ * (query kept); otherwise the request itself. With `path`, the path is replaced by it: the canonical path the
+ * route rule was matched on, so the origin routes on exactly that (see `worker/policy/canonical-path.ts`).
+ * Rewrite before attesting, since the attestation covers `@authority` and `@path`.
  *
  * @throws {TypeError} If `originUrl` is neither empty, {@link DEMO_ECHO_ORIGIN} nor a valid origin.
  *
  * @example
  * ```ts
  * const outgoing = toOrigin(request, "https://origin.example"); // https://origin.example/same/path?same=query
+ * toOrigin(new Request("https://signet.example//%61gents/x"), "", "/agents/x").url; // "https://signet.example/agents/x"
  * ```
  */
-export function toOrigin(request: Request, originUrl: string): Request {
-  if (originUrl === "" || originUrl === DEMO_ECHO_ORIGIN) return request;
-  return new Request(rewriteOrigin(request.url, originUrl), request);
+export function toOrigin(request: Request, originUrl: string, path?: string): Request {
+  const sameOrigin = originUrl === "" || originUrl === DEMO_ECHO_ORIGIN;
+  const target = sameOrigin ? new URL(request.url) : rewriteOrigin(request.url, originUrl);
+  if (path !== undefined) target.pathname = path;
+  if (sameOrigin && target.href === request.url) return request;
+  return new Request(target, request);
 }
 
 /**

@@ -64,7 +64,8 @@ app.all("*", async (c) => {
     return problemResponse({ reason: "misconfigured", detail: "Signet's configuration is not usable" });
   const { attester, originUrl } = configuration;
   const monitor = c.get("signetMonitor");
-  const toSend = toOrigin(c.req.raw, originUrl);
+  // The origin gets the canonical path the rule was matched on (absent only for a monitored unroutable path).
+  const toSend = toOrigin(c.req.raw, originUrl, c.get("signetPath") ?? undefined);
   const identity = c.get("signetAgent") ?? undefined;
   const monitored = monitor === null ? undefined : monitorValue(monitor);
   let outgoing: Request;

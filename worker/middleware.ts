@@ -8,9 +8,9 @@ import type { MiddlewareHandler } from "hono";
 import type { AAuthKeyCache } from "./aauth/index.ts";
 import type { KeySource } from "./discovery/key-source.ts";
 import type { VerifiedAgent } from "./identity/verified-agent.ts";
-import { matchRule } from "./policy/match-rule.ts";
 import { parsePolicy } from "./policy/parse-policy.ts";
 import type { Policy, Rule } from "./policy/policy.ts";
+import { routeRequest } from "./policy/route.ts";
 import { problemResponse, type Rejection } from "./problem-response.ts";
 import { claimSignature, type ReplayStoreNamespace } from "./replay/claim-signature.ts";
 import { lastAcceptableSecond } from "./replay/lifetime.ts";
@@ -26,6 +26,11 @@ export interface SignetVariables {
   signetVerification: RequestVerification;
   /** In monitor mode: the refusal that enforce mode would have sent. */
   signetMonitor: Rejection | null;
+  /**
+   * The canonical path the rule was matched on (see `worker/policy/canonical-path.ts`): what the origin must
+   * route on. `null` only in monitor mode, for a path that has none (forwarded as received, anonymous).
+   */
+  signetPath: string | null;
 }
 
 /** Options of {@link signetMiddleware}. */
@@ -68,7 +73,21 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
   return async (c, next) => {
     const request = c.req.raw;
     const url = new URL(request.url);
-    const rule = matchRule(policy, request.method, url.pathname);
+    // Routing: the rule is matched on the canonical path, which is also what gets forwarded (cheap, so first).
+    const route = routeRequest(policy, request.method, url.pathname);
+    if ("reject" in route) {
+      const rejection: Rejection = { reason: "path_ambiguous", detail: route.detail };
+      if (policy.mode === "enforce") return problemResponse(rejection);
+      // Monitor mode: forwarded as received and anonymous, since no rule could be chosen to verify it under.
+      c.set("signetMonitor", rejection);
+      c.set("signetAgent", null);
+      c.set("signetPath", null);
+      c.set("signetVerification", { labels: [], otherLabels: [] });
+      await next();
+      return undefined;
+    }
+    const { rule, path } = route;
+    c.set("signetPath", path);
     // One clock reading per request: verification, the lifetime gate and the replay claim all judge this second.
     const at = now ? now() : Math.floor(Date.now() / 1000);
     const clock = () => at;
@@ -84,7 +103,7 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     c.set("signetVerification", verification);
     c.set("signetMonitor", null);
     if (decision.action === "reject") {
-      if (policy.mode === "enforce") return problemResponse(decision.rejection, url.pathname);
+      if (policy.mode === "enforce") return problemResponse(decision.rejection, path);
       c.set("signetMonitor", decision.rejection);
       c.set("signetAgent", null);
     } else {

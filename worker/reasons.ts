@@ -8,6 +8,11 @@
 export const REJECTION_REASONS = {
   /** `Signature-Input` or `Signature` cannot be parsed as a whole (RFC 9421 §3.2 steps 1-3). */
   malformed_signature_fields: { status: 400, title: "The signature fields cannot be parsed" },
+  /**
+   * The request path has no single meaning: no canonical form (an escaped slash, a bad escape, a control
+   * character, double encoding), or its readings under letter case and `;` parameters fall under different rules.
+   */
+  path_ambiguous: { status: 400, title: "The request path is ambiguous" },
   /** `Signature-Agent` cannot be parsed. */
   malformed_signature_agent: { status: 400, title: "The Signature-Agent field cannot be parsed" },
   /** The route needs a signature and the request carries none. */

@@ -13,9 +13,9 @@ import {
   type KeySource,
   parseKeySet,
 } from "../../worker/discovery/index.ts";
-import { matchRule } from "../../worker/policy/match-rule.ts";
 import { parsePolicy } from "../../worker/policy/parse-policy.ts";
-import type { Policy } from "../../worker/policy/policy.ts";
+import type { Policy, Rule } from "../../worker/policy/policy.ts";
+import { routeRequest } from "../../worker/policy/route.ts";
 import { REJECTION_REASONS } from "../../worker/reasons.ts";
 import {
   type HttpRequestMessage,
@@ -25,7 +25,7 @@ import {
   SignatureError,
   signatureBase,
 } from "../../worker/rfc9421/index.ts";
-import { decide } from "../../worker/verification/decide.ts";
+import { type Decision, decide } from "../../worker/verification/decide.ts";
 import {
   type LabelVerdict,
   type RequestVerification,
@@ -191,10 +191,15 @@ export async function explain(
     now: now === undefined ? undefined : () => now,
   });
   const path = parseTargetUri(message.targetUri).path;
-  const rule = matchRule(policy, message.method, path);
+  // As at the edge: the rule is chosen on the canonical path, and a path without one single rule is refused.
+  const route = routeRequest(policy, message.method, path);
+  const rule: Pick<Rule, "path" | "require"> = "rule" in route ? route.rule : { path: "(none)", require: "none" };
   const body = message.body;
   const hasBody = body instanceof Uint8Array ? body.byteLength > 0 : body !== undefined;
-  const decision = decide(verification, rule, policy, { method: message.method, hasBody });
+  const decision: Decision =
+    "rule" in route
+      ? decide(verification, route.rule, policy, { method: message.method, hasBody })
+      : { action: "reject", rejection: { reason: "path_ambiguous", detail: route.detail } };
   const forward = decision.action === "forward" || policy.mode === "monitor";
 
   if (values.json) {

@@ -87,6 +87,14 @@ describe("signet explain (subprocess)", () => {
     expect(decision).toMatchObject({ decision: true, action: "forward", rule: "/path/*", outcome: "verified" });
   });
 
+  it("decides on the canonical path as the edge does: a spelling under another rule in upper case is path_ambiguous", async () => {
+    const file = await requestFileOf("cloudflare-v2-3-ed25519-sig2", (text) => text.replace(" /path", " /PATH"));
+    const result = await runCli(["explain", "--policy", policy, "--json", file]);
+    expect(result.code).toBe(1);
+    const decision = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}");
+    expect(decision).toMatchObject({ decision: true, action: "refuse", status: 400, reason: "path_ambiguous" });
+  });
+
   it("explains a tampered request: the signature check fails with invalid_signature, and exit 1", async () => {
     const file = await requestFileOf("cloudflare-v1-3-ed25519-sig2", (t) =>
       t.replace("Host: example.com", "Host: example.org"),

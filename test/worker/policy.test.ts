@@ -102,6 +102,27 @@ describe("rules and lists", () => {
     expect(judgeAgent(policy, api, `https://other.example${DIRECTORY}`)).toBe("allowed");
     expect(judgeAgent(policy, api, `https://evil.example${DIRECTORY}`)).toBe("denied");
   });
+
+  it("an entry naming an origin covers every key set URL on it, and nothing on another origin", () => {
+    const api = matchRule(policy, "GET", "/api/x");
+    const admin = matchRule(policy, "GET", "/admin/x");
+    expect(judgeAgent(policy, api, "https://evil.example/keys.json")).toBe("denied");
+    expect(judgeAgent(policy, api, "https://evil.example/a/b/jwks?x=1")).toBe("denied");
+    expect(judgeAgent(policy, admin, "https://trusted.example/team/keys.json")).toBe("allowed");
+    for (const other of [
+      "https://evil.example.other.test/keys.json",
+      "https://evil.example:8443/keys.json",
+      "http://evil.example/keys.json",
+      "aauth:bot@evil.example",
+      "urn:jkt:sha-256:abc",
+    ]) {
+      expect(judgeAgent(policy, api, other)).toBe("allowed");
+    }
+    // An entry naming one key set URL covers that URL only.
+    const narrow = parsePolicy(JSON.stringify({ deny: ["https://bot.example/a.json"] }));
+    expect(judgeAgent(narrow, matchRule(narrow, "GET", "/"), "https://bot.example/a.json")).toBe("denied");
+    expect(judgeAgent(narrow, matchRule(narrow, "GET", "/"), "https://bot.example/b.json")).toBe("allowed");
+  });
 });
 
 describe("replay and bearer settings", () => {

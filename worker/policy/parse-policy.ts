@@ -11,10 +11,12 @@ import {
   type SignatureAlgorithm,
 } from "../rfc9421/index.ts";
 import { agentIdentityOf } from "../verification/signature-agent.ts";
+import { canonicalPath, PATH_REJECTION_DETAILS } from "./canonical-path.ts";
 import {
   DEFAULT_POLICY,
   type DiscoveryPolicy,
   type FreshnessPolicy,
+  type PathsPolicy,
   type PinnedAgent,
   type Policy,
   REQUIREMENTS,
@@ -66,6 +68,7 @@ export function parsePolicy(text: string | undefined): Policy {
     "allowTestKeys",
     "replay",
     "aauth",
+    "paths",
   ]);
   const mode = oneOf(root.mode ?? DEFAULT_POLICY.mode, "mode", ["enforce", "monitor"] as const);
   const rules = array(root.rules ?? [], "rules").map((r, i) => rule(r, `rules[${i}]`));
@@ -91,6 +94,7 @@ export function parsePolicy(text: string | undefined): Policy {
     allowTestKeys: bool(root.allowTestKeys ?? false, "allowTestKeys"),
     replay: replay(root.replay ?? {}),
     aauth: aauthPolicy,
+    paths: paths(root.paths ?? {}),
   };
 }
 
@@ -106,6 +110,38 @@ function consistentLifetimes(fresh: FreshnessPolicy, aauthPolicy: Policy["aauth"
       `${aauthPolicy.signatureWindow} s is longer than freshness.maxAge (${fresh.maxAge} s); make it at most that`,
     );
   }
+}
+
+// --- Routing: the paths block and rule paths in canonical form (see canonical-path.ts, route.ts). ---
+
+function paths(value: unknown): PathsPolicy {
+  const o = object(value, "paths");
+  known(o, "paths", ["escapedSlashes"]);
+  return {
+    escapedSlashes: oneOf(o.escapedSlashes ?? DEFAULT_POLICY.paths.escapedSlashes, "paths.escapedSlashes", [
+      "reject",
+      "decode",
+    ] as const),
+  };
+}
+
+/**
+ * A rule path in the form requests are matched in: `*`, or its canonical form (an exact path without trailing
+ * slash, a prefix ending in `*`). A rule path that has no canonical form, or whose `*` is not last, is refused.
+ */
+function rulePath(value: unknown, field: string): string {
+  const path = string(value, field);
+  if (path === "*") return path;
+  if (!/^\/[^*]*(\*)?$/.test(path)) throw new PolicyError(field, `"${path}" must be "*", "/exact" or "/prefix/*"`);
+  const prefix = path.endsWith("*");
+  const body = prefix ? path.slice(0, -1) : path;
+  // Read as escaped slashes always are by default: a rule path never contains %2F, %5C or \.
+  const canonical = canonicalPath(body);
+  if ("reject" in canonical) {
+    throw new PolicyError(field, `"${path}" has no canonical form: ${PATH_REJECTION_DETAILS[canonical.reject]}`);
+  }
+  if (prefix) return `${canonical.path}*`;
+  return canonical.path.length > 1 && canonical.path.endsWith("/") ? canonical.path.slice(0, -1) : canonical.path;
 }
 
 const SERVER_IDENTIFIER = /^https:\/\/[a-z0-9.-]+$/;
@@ -191,10 +227,7 @@ function rule(value: unknown, field: string): Rule {
     "scope",
     "cover",
   ]);
-  const path = string(r.path, `${field}.path`);
-  if (!(path === "*" || /^\/[^*]*(\*)?$/.test(path))) {
-    throw new PolicyError(`${field}.path`, `"${path}" must be "*", "/exact" or "/prefix/*"`);
-  }
+  const path = rulePath(r.path, `${field}.path`);
   const methods =
     r.methods === undefined
       ? undefined

@@ -150,6 +150,22 @@ export interface PinnedAgent {
   readonly keys: readonly Jwk[];
 }
 
+/**
+ * How request paths are read for routing (see `canonical-path.ts` and `route.ts`).
+ *
+ * @example
+ * ```ts
+ * parsePolicy('{"paths":{"escapedSlashes":"decode"}}').paths; // { escapedSlashes: "decode" }
+ * ```
+ */
+export interface PathsPolicy {
+  /**
+   * An escaped slash or backslash (`%2F`, `%5C`) or a literal `\` in the path: `reject` (400 `path_ambiguous`, the
+   * default) or `decode` (read as `/`, and forwarded so).
+   */
+  readonly escapedSlashes: "reject" | "decode";
+}
+
 /** The whole, validated policy. */
 export interface Policy {
   /** `enforce` refuses; `monitor` forwards everything and reports what it would have refused. */
@@ -166,6 +182,7 @@ export interface Policy {
   readonly allowTestKeys: boolean;
   readonly replay: ReplayPolicy;
   readonly aauth: AAuthPolicy;
+  readonly paths: PathsPolicy;
 }
 
 /** The defaults every omitted field takes. */
@@ -199,4 +216,5 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
     additionalComponents: [],
     trustedKeySets: [],
   },
+  paths: { escapedSlashes: "reject" },
 }) as Policy;

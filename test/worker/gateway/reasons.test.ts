@@ -88,6 +88,19 @@ describe("400: the request's signature fields are unusable", () => {
   });
 });
 
+describe("400: the request path has no single meaning", () => {
+  it("path_ambiguous: an escaped slash, refused before any signature is looked at, without echoing the path", async () => {
+    const body = await refused(await send(new Request("https://signet.example/agents%2Fa"), env), "path_ambiguous");
+    expect(body.instance).toBeUndefined();
+    expect(body.detail).not.toContain("agents");
+  });
+
+  it("path_ambiguous: a spelling that falls under another rule in another letter case", async () => {
+    const request = await signed("https://signet.example/AGENTS/a", { key: agentKey.privateJwk, agent: AGENT });
+    await refused(await send(request, env), "path_ambiguous");
+  });
+});
+
 describe("401: the request is not signed as the route requires", () => {
   it("signature_required: no signature on a verified-agent route, with a challenge that says what to sign", async () => {
     const response = await send(new Request("https://signet.example/agents/a"), env);
