@@ -8,6 +8,7 @@
  */
 import {
   importVerificationKey,
+  isRfc9421TestKey,
   isSignatureError,
   type Jwk,
   jwkThumbprint,
@@ -20,22 +21,8 @@ import type { AgentReference, DiscoveryErrorCode } from "./key-source.ts";
 /** Default largest number of keys in one set. */
 export const DEFAULT_MAX_KEYS = 32;
 
-/**
- * RFC 7638 thumbprints of the five published RFC 9421 Appendix B.1 test keys (B.1.1 RSA, B.1.2 RSA-PSS,
- * B.1.3 ECDSA P-256, B.1.4 Ed25519, B.1.5 the shared HMAC secret). Anyone can sign with them.
- *
- * @example
- * ```ts
- * RFC9421_TEST_KEY_THUMBPRINTS.has("poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U"); // true
- * ```
- */
-export const RFC9421_TEST_KEY_THUMBPRINTS: ReadonlySet<string> = new Set([
-  "BHj8s0GPnMEQtkaULIM-PLgEhLBbuGUQ1vMxmBWZzEo",
-  "oD0HwocPBSfpNy5W3bpJeyFGY_IQ_YpqxSjQ3Yd-CLA",
-  "ydQXMtvbsOsZyFir-Y7A8t7fKEM1gbKPvyFkdpu4fvI",
-  "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U",
-  "CB3RFzX-1pAtHPl7fOKnQgQV1gnrFFXGXoObwmcm4rY",
-]);
+/** The RFC 9421 test key list lives in the core; re-exported here, where key sets are vetted against it. */
+export { RFC9421_TEST_KEY_THUMBPRINTS } from "../rfc9421/index.ts";
 
 /**
  * Options of {@link parseKeySet}.
@@ -312,7 +299,7 @@ async function vetKey(
       kid,
     );
   }
-  if (!allowTestKeys && RFC9421_TEST_KEY_THUMBPRINTS.has(thumbprint)) {
+  if (!allowTestKeys && isRfc9421TestKey(thumbprint)) {
     return refuse("is a published RFC 9421 test key", thumbprint, kid, "test_key_refused");
   }
   let key: VerificationKey;
