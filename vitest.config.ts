@@ -38,9 +38,9 @@ export default defineConfig({
         test: { name: "interop-node", environment: "node", include: ["test/interop/**/*.test.ts"] },
       },
       {
-        // The signet command line, run as a real subprocess.
+        // The signet command line, run as a real subprocess: each run starts a Node, slow on a busy machine.
         extends: true,
-        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"] },
+        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
         extends: true,
