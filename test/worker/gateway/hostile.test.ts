@@ -6,7 +6,7 @@ import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type GeneratedKey, generateAgentKey } from "../../../agent/index.ts";
 import type { RejectionReason } from "../../../worker/reasons.ts";
-import { expectProblem, gatewayEnv, type Problem, send, signed } from "./gateway.ts";
+import { echoOf, expectProblem, gatewayEnv, type Problem, send, signed } from "./gateway.ts";
 
 // A `.internal` name: pinned here, and never fetched (the egress guard refuses it) where it is not pinned, as
 // under the deployed entry point's default policy.
@@ -241,6 +241,11 @@ describe("label sets that differ", () => {
         signature_error: "label_mismatch",
       });
       expect(JSON.stringify(problem)).not.toContain("stray");
+      // Where nothing is required, the unusable fields are dropped and the request goes on attested, anonymous.
+      const open = await echoOf(await send(await make("https://signet.example/open"), env));
+      expect(open.headers["signature-input"]).toMatch(/^signet=\(/);
+      expect(open.headers["signature-input"]).not.toContain("stray");
+      expect(open.headers["verified-agent"]).toBeUndefined();
     }
   });
 });
