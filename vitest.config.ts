@@ -1,5 +1,5 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 /** The Wrangler file that gives the workerd projects their compatibility date, flags and bindings. */
 const wrangler = { configPath: "./wrangler.toml" };
@@ -16,8 +16,12 @@ const SIGNET_ATTESTATION_KEY = JSON.stringify(await crypto.subtle.exportKey("jwk
 // Wrangler checks required secrets against the process environment before the bindings below apply.
 process.env.SIGNET_ATTESTATION_KEY ??= SIGNET_ATTESTATION_KEY;
 
-/** The RFC 9421 core and the agent signer run unchanged in Node and in workerd. */
+/**
+ * The RFC 9421 core and the agent signer run unchanged in Node and in workerd; `*.node.test.ts` files (which
+ * start local servers) run in Node only.
+ */
 const coreTests = ["test/rfc9421/**/*.test.ts", "test/agent/**/*.test.ts"];
+const nodeOnlyTests = "test/**/*.node.test.ts";
 
 export default defineConfig({
   test: {
@@ -30,7 +34,7 @@ export default defineConfig({
       {
         extends: true,
         plugins: [cloudflareTest({ wrangler, miniflare: { bindings: { SIGNET_ATTESTATION_KEY } } })],
-        test: { name: "core-workerd", include: coreTests },
+        test: { name: "core-workerd", include: coreTests, exclude: [...configDefaults.exclude, nodeOnlyTests] },
       },
       {
         // Peer implementations (node:crypto based) checked against the core, in Node only.
@@ -38,9 +42,9 @@ export default defineConfig({
         test: { name: "interop-node", environment: "node", include: ["test/interop/**/*.test.ts"] },
       },
       {
-        // The signet command line, run as a real subprocess.
+        // The signet command line, run as a real subprocess: each run starts a Node, slow on a busy machine.
         extends: true,
-        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"] },
+        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
         extends: true,

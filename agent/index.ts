@@ -13,6 +13,6 @@ export {
   generateAgentKey,
 } from "./generate-key.ts";
 export { type AgentKey, loadAgentKey, type SignRequestOptions, signRequest } from "./sign-request.ts";
-export { createSignedFetch, type SignedFetchOptions } from "./signed-fetch.ts";
+export { createSignedFetch, DEFAULT_MAX_REDIRECTS, type SignedFetchOptions } from "./signed-fetch.ts";
 export type { ProfileContext, ProfilePlan, SigningProfile } from "./signing-profile.ts";
 export { randomNonce, type WebBotAuthProfileOptions, webBotAuthProfile } from "./web-bot-auth-profile.ts";

@@ -29,7 +29,10 @@ export interface DirectoryKey {
    * whose private half is gone) is listed without a signature.
    */
   readonly jwk: Jwk;
-  /** Unix seconds after which the key is dropped from the directory (key rotation). */
+  /**
+   * Unix seconds from which the key is no longer listed (key rotation). The directory's signatures expire and its
+   * `Cache-Control: max-age` ends no later than this, so no copy signed or cached for later lists the key then.
+   */
   readonly exp?: number | undefined;
   /** Unix seconds from which the key is in use; a key not yet valid is listed (pre-published) but does not sign. */
   readonly nbf?: number | undefined;
@@ -46,7 +49,7 @@ export interface BuildDirectoryOptions {
   readonly maxAge?: number | undefined;
   /** `created` of the signatures. Default `now`. */
   readonly created?: number | undefined;
-  /** `expires` of the signatures. Default `created` + one day. */
+  /** `expires` of the signatures. Default `created` + one day; never later than the earliest `exp` of a listed key. */
   readonly expires?: number | undefined;
 }
 
@@ -58,15 +61,27 @@ export interface DirectoryResponse {
   readonly headers: ReadonlyArray<readonly [name: string, value: string]>;
   /** The thumbprints of the listed keys, in order. */
   readonly keyids: readonly string[];
+  /**
+   * The first second (Unix) at which this response must no longer be served: the earliest `exp` of a listed key
+   * or the signatures' `expires`, whichever comes first. `undefined` when neither bounds it.
+   */
+  readonly validUntil: number | undefined;
+  /**
+   * The first second at which a rebuild would produce a different directory: {@link validUntil}, or an earlier
+   * `nbf` from which a listed private key starts signing. `undefined` when nothing is scheduled.
+   */
+  readonly nextChange: number | undefined;
 }
 
 /**
  * Builds the directory body and its headers: `Content-Type`, `Cache-Control`, `Content-Digest`, and one signature
  * per current private key covering `"@authority";req` and `content-digest` with `created`, `expires`, `keyid`
  * and `tag="http-message-signatures-directory"`. Listed keys carry `kid` = thumbprint, `use: "sig"` and never a
- * private member; expired keys are left out.
+ * private member; keys whose `exp` has come are left out, and the signatures' `expires` and the `max-age` are cut
+ * to the earliest `exp` of the listed keys, so neither a signature nor a cache can vouch for a key past its `exp`.
  *
- * @throws {TypeError} for an empty key set, a key listed twice, or bad times
+ * @throws {TypeError} for an empty key set, a key listed twice, or bad times (an `exp`/`nbf` that is not whole
+ *   Unix seconds)
  *
  * @example
  * ```ts
@@ -84,8 +99,19 @@ export async function buildDirectory(options: BuildDirectoryOptions): Promise<Di
   if (!/^[a-z0-9.\-[\]:]+$/i.test(options.authority)) {
     throw new TypeError(`authority must be a host[:port], got "${options.authority}"`);
   }
+  for (const key of options.keys) {
+    for (const name of ["exp", "nbf"] as const) {
+      const value = key[name];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0 && value < 1e11)) {
+        throw new TypeError(`a key's ${name} must be whole Unix seconds, got ${String(value)}`);
+      }
+    }
+  }
   const live = options.keys.filter((k) => k.exp === undefined || k.exp > now);
   if (live.length === 0) throw new TypeError("the directory needs at least one key that has not expired");
+  const earliestExp = earliest(live.map((k) => k.exp));
+  const signatureExpires = Math.min(expires, earliestExp ?? Number.POSITIVE_INFINITY);
+  if (!(signatureExpires > created)) throw new TypeError("a listed key expires before the signatures are created");
 
   const listed: Record<string, unknown>[] = [];
   const keyids: string[] = [];
@@ -96,11 +122,16 @@ export async function buildDirectory(options: BuildDirectoryOptions): Promise<Di
     keyids.push(thumbprint);
     listed.push(directoryEntry(publicJwk, thumbprint, entry));
   }
+  const signers = live.filter((k) => hasPrivatePart(k.jwk) && (k.nbf === undefined || k.nbf <= now));
+  const validUntil = signers.length > 0 ? signatureExpires : earliestExp;
+  const startsSigning = earliest(
+    live.map((k) => (hasPrivatePart(k.jwk) && k.nbf !== undefined && k.nbf > now ? k.nbf : undefined)),
+  );
   const body = JSON.stringify({ keys: listed });
   const bytes = new TextEncoder().encode(body);
   const headers: Array<[string, string]> = [
     ["Content-Type", DIRECTORY_MEDIA_TYPE],
-    ["Cache-Control", `max-age=${maxAge}`],
+    ["Cache-Control", `max-age=${cappedMaxAge(maxAge, validUntil, now)}`],
     ["Content-Digest", await createContentDigest(bytes, ["sha-256"])],
   ];
   const message: HttpResponseMessage = {
@@ -115,7 +146,6 @@ export async function buildDirectory(options: BuildDirectoryOptions): Promise<Di
       headers: [],
     },
   };
-  const signers = live.filter((k) => hasPrivatePart(k.jwk) && (k.nbf === undefined || k.nbf <= now));
   const inputs: string[] = [];
   const signatures: string[] = [];
   for (const [i, entry] of signers.entries()) {
@@ -125,7 +155,7 @@ export async function buildDirectory(options: BuildDirectoryOptions): Promise<Di
       key,
       label: i === 0 ? "binding" : `binding${i}`,
       components: ['"@authority";req', '"content-digest"'],
-      params: { created, expires, keyid, tag: DIRECTORY_SIGNATURE_TAG },
+      params: { created, expires: signatureExpires, keyid, tag: DIRECTORY_SIGNATURE_TAG },
     });
     inputs.push(signed.signatureInput);
     signatures.push(signed.signature);
@@ -133,7 +163,26 @@ export async function buildDirectory(options: BuildDirectoryOptions): Promise<Di
   if (inputs.length > 0) {
     headers.push(["Signature-Input", inputs.join(", ")], ["Signature", signatures.join(", ")]);
   }
-  return { body, headers, keyids };
+  return { body, headers, keyids, validUntil, nextChange: earliest([validUntil, startsSigning]) };
+}
+
+/**
+ * A `max-age` that ends no later than `validUntil`: what a response built (or served) at `now` may be cached for.
+ *
+ * @example
+ * ```ts
+ * cappedMaxAge(3600, 1_800_000_600, 1_800_000_000); // 600
+ * ```
+ */
+export function cappedMaxAge(maxAge: number, validUntil: number | undefined, now: number): number {
+  return validUntil === undefined ? maxAge : Math.max(0, Math.min(maxAge, validUntil - now));
+}
+
+/** The smallest defined value, or `undefined`. */
+function earliest(values: ReadonlyArray<number | undefined>): number | undefined {
+  let out: number | undefined;
+  for (const v of values) if (v !== undefined && (out === undefined || v < out)) out = v;
+  return out;
 }
 
 /**

@@ -6,10 +6,11 @@
 export {
   type BuildDirectoryOptions,
   buildDirectory,
+  cappedMaxAge,
   DIRECTORY_MEDIA_TYPE,
   DIRECTORY_PATH,
   DIRECTORY_SIGNATURE_TAG,
   type DirectoryKey,
   type DirectoryResponse,
 } from "./build-directory.ts";
-export { type DirectoryRouteOptions, directoryRoute } from "./directory-route.ts";
+export { DEFAULT_MAX_AUTHORITIES, type DirectoryRouteOptions, directoryRoute } from "./directory-route.ts";

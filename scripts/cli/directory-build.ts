@@ -80,10 +80,15 @@ export async function directoryBuild(argv: string[], out: NodeJS.WritableStream)
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, built.body);
   if (values.json) {
-    out.write(`${JSON.stringify({ file, headers: built.headers })}\n`);
+    out.write(`${JSON.stringify({ file, headers: built.headers, validUntil: built.validUntil })}\n`);
     return;
   }
   out.write(`wrote ${file} (${built.keyids.length} key${built.keyids.length === 1 ? "" : "s"})\n`);
   out.write(`serve it at https://${values.authority}${DIRECTORY_PATH} with these response headers:\n\n`);
   for (const [name, value] of built.headers) out.write(`${name}: ${value}\n`);
+  if (built.validUntil !== undefined) {
+    // The signatures (and so the file) stop vouching at the first key exp or the end of --validity.
+    const until = new Date(built.validUntil * 1000).toISOString();
+    out.write(`\nrebuild and republish before ${until} (${built.validUntil}): the signatures expire then\n`);
+  }
 }

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { chmod, open } from "node:fs/promises";
 import { AGENT_KEY_ALGORITHMS, type AgentKeyAlgorithm, generateAgentKey } from "../../agent/index.ts";
 import { parseCommandLine } from "./arguments.ts";
 import { CliError, EXIT_USAGE } from "./cli-error.ts";
+import { writePrivateFile } from "./private-file.ts";
 
 /** Help text of `signet keygen`. */
 export const KEYGEN_HELP = `Usage: signet keygen [--alg ALG] [--out FILE] [--force] [--json]
@@ -16,7 +16,7 @@ and prints the public JWK and its RFC 7638 thumbprint, which is the Web Bot Auth
 
   --alg ALG     ${AGENT_KEY_ALGORITHMS.join(" | ")} (default ed25519)
   --out FILE    where to write the private key (default agent.jwk)
-  --force       overwrite FILE if it exists
+  --force       replace FILE if it exists (a new file renamed over it; never through a symlink)
   --json        print {"thumbprint": ..., "publicJwk": ...} as one JSON object
   -h, --help    this help`;
 
@@ -45,7 +45,7 @@ export async function keygen(argv: string[], out: NodeJS.WritableStream): Promis
   }
   const path = values.out ?? "agent.jwk";
   const key = await generateAgentKey(alg);
-  await writePrivate(path, `${JSON.stringify(key.privateJwk, null, 2)}\n`, values.force === true);
+  await writePrivateFile(path, `${JSON.stringify(key.privateJwk, null, 2)}\n`, { force: values.force === true });
   if (values.json) {
     out.write(`${JSON.stringify({ thumbprint: key.thumbprint, publicJwk: key.publicJwk, privateKeyFile: path })}\n`);
   } else {
@@ -53,22 +53,4 @@ export async function keygen(argv: string[], out: NodeJS.WritableStream): Promis
     out.write(`keyid (RFC 7638 thumbprint): ${key.thumbprint}\n`);
     out.write(`public JWK:\n${JSON.stringify(key.publicJwk, null, 2)}\n`);
   }
-}
-
-async function writePrivate(path: string, text: string, force: boolean): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, force ? "w" : "wx", 0o600);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw new CliError(`${path} exists; use --force to overwrite it`);
-    throw new CliError(`cannot write ${path}: ${code ?? (err as Error).message}`);
-  }
-  try {
-    await handle.writeFile(text);
-  } finally {
-    await handle.close();
-  }
-  // open() applies the mode only when it creates the file; an overwritten file gets it here.
-  await chmod(path, 0o600);
 }

@@ -156,7 +156,7 @@ describe("signet explain (subprocess)", () => {
     expect(label).toMatchObject({ outcome: "unverified", reason: "test_key_refused", reason_source: "discovery" });
   });
 
-  it("understands Signature-Key: the derived AAuth hwk vector V1 is a verified pseudonym", async () => {
+  it("understands Signature-Key: the derived AAuth hwk vector V1 is a verified pseudonym (with --allow-test-keys)", async () => {
     const v1 = [
       "GET /api/data HTTP/1.1",
       "Host: resource.example",
@@ -166,7 +166,13 @@ describe("signet explain (subprocess)", () => {
       "",
       "",
     ].join("\r\n");
-    const result = await runCli(["explain", "--now", "1732210000", "--json"], { stdin: v1 });
+    // V1 is signed with the RFC 9421 B.1.4 test key: refused as invalid_key unless test keys are allowed.
+    const refused = await runCli(["explain", "--now", "1732210000", "--json"], { stdin: v1 });
+    expect(JSON.parse(refused.stdout.split("\n")[0] ?? "{}")).toMatchObject({
+      outcome: "invalid",
+      reason: "invalid_key",
+    });
+    const result = await runCli(["explain", "--now", "1732210000", "--json", "--allow-test-keys"], { stdin: v1 });
     const [label, decision] = result.stdout
       .trim()
       .split("\n")
@@ -180,7 +186,7 @@ describe("signet explain (subprocess)", () => {
     });
     // The default explain policy wants an identified agent: a pseudonym is refused with 403.
     expect(decision).toMatchObject({ action: "refuse", status: 403, reason: "agent_not_allowed" });
-    const late = await runCli(["explain", "--now", "1732210100", "--json"], { stdin: v1 });
+    const late = await runCli(["explain", "--now", "1732210100", "--json", "--allow-test-keys"], { stdin: v1 });
     expect(JSON.parse(late.stdout.split("\n")[0] ?? "{}")).toMatchObject({
       outcome: "invalid",
       reason: "invalid_signature",

@@ -266,7 +266,16 @@ describe("signet directory build", () => {
       "--json",
     ]);
     expect(result.code, result.stderr).toBe(0);
-    const { file, headers } = JSON.parse(result.stdout) as { file: string; headers: Array<[string, string]> };
+    const { file, headers, validUntil } = JSON.parse(result.stdout) as {
+      file: string;
+      headers: Array<[string, string]>;
+      validUntil: number;
+    };
+    // The old key's exp bounds the signatures: none vouches for it after its exp.
+    expect(validUntil).toBe(expiry);
+    expect(headers.find(([n]) => n === "Signature-Input")?.[1]).toMatch(
+      new RegExp(`expires=${expiry};.*expires=${expiry};`),
+    );
     expect(file).toBe(join(out, ".well-known/http-message-signatures-directory"));
     const body = await readFile(file, "utf8");
     const listed = JSON.parse(body).keys as Jwk[];

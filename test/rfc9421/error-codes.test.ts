@@ -203,6 +203,25 @@ describe("every SignatureErrorCode has a trigger", () => {
     expect(Object.keys(triggers).sort()).toEqual([...SIGNATURE_ERROR_CODES].sort());
   });
 
+  it.each([
+    ["a stray Signature member", 'sig1=("@method");created=1', "sig1=:AAAA:, sig2=:AAAA:"],
+    ["a stray Signature-Input member", 'sig1=("@method");created=1, sig2=("@path");created=1', "sig1=:AAAA:"],
+    ["Signature-Input without Signature", 'sig1=("@method");created=1', undefined],
+  ])("label_mismatch refuses both fields as a whole for %s, beside a good pair", (_what, input, signature) => {
+    expect(() => parseSignatures({ signatureInput: input, signature }, "request")).toThrow(
+      expect.objectContaining({ code: "label_mismatch" }),
+    );
+  });
+
+  it("a stray Signature member beside a valid signature makes verifyMessage refuse the message", async () => {
+    const message = await signed(request());
+    const headers = (message.headers as Array<[string, string]>).map(([n, v]): [string, string] =>
+      n === "Signature" ? [n, `${v}, stray=:AAAA:`] : [n, v],
+    );
+    await expect(verify(message)).resolves.toMatchObject({ label: "sig1" });
+    await expect(verify({ ...message, headers })).rejects.toMatchObject({ code: "label_mismatch" });
+  });
+
   it("the non-canonical Ed25519 encoding y = p + 4 is refused even though ZIP-215 would decode it", async () => {
     const p = 2n ** 255n - 19n;
     await expect(importVerificationKey(okp(le32(p + 4n)))).rejects.toMatchObject({ code: "invalid_key" });

@@ -137,8 +137,10 @@ const TARGETS: readonly FieldTarget[] = [
         if (entry instanceof SignatureError) expect(isSignatureError(entry)).toBe(true);
         else expect(typeof entry.signatureParams).toBe("string");
       }
-      // Signet always parses the two fields together.
-      return parseSignatures({ signatureInput: value, signature: context % 2 ? REAL_SIGNATURE : undefined });
+      // Signet always parses the two fields together; label sets that differ refuse both (label_mismatch), so an
+      // odd context pairs the value with a Signature carrying exactly its labels, an even one with none.
+      const signature = [...parsed.keys()].map((label) => `${label}=:AAAA:`).join(", ");
+      return parseSignatures({ signatureInput: value, signature: context % 2 && signature ? signature : undefined });
     },
     isRefusal: isSignatureError,
   },

@@ -486,14 +486,33 @@ describe("verifySignetRequest", () => {
     expect(result).toMatchObject({ ok: true, label: "signet2", agent: IDENTITY });
   });
 
-  it("picks signet3 when the client used signet and signet2 (in Signature only, too)", async () => {
+  it("picks signet3 when the client used signet and signet2", async () => {
     const agent = await generateAgentKey();
     const once = await signAs(new Request(URL_), agent.privateJwk, ["@authority"], {}, "signet");
-    const headers = new Headers(once.headers);
-    headers.set("Signature", `${headers.get("signature")}, signet2=:AAAA:`);
-    const attested = await attester.attest(new Request(URL_, { headers }), undefined);
+    const twice = await signAs(once, agent.privateJwk, ["@authority"], {}, "signet2");
+    const attested = await attester.attest(twice, undefined);
     expect(signatureInput(attested, "signet3").params.tag).toBe(ATTESTATION_TAG);
     expect(await verifySignetRequest(attested, options)).toMatchObject({ ok: true, label: "signet3" });
+  });
+
+  it("refuses client fields whose label sets differ (label_mismatch), as the origin would", async () => {
+    const agent = await generateAgentKey();
+    const once = await signAs(new Request(URL_), agent.privateJwk, ["@authority"], {}, "signet");
+    for (const [name, extra] of [
+      ["Signature", "signet2=:AAAA:"],
+      ["Signature-Input", 'signet2=("@authority")'],
+    ] as const) {
+      const headers = new Headers(once.headers);
+      headers.set(name, `${headers.get(name)}, ${extra}`);
+      await expect(attester.attest(new Request(URL_, { headers }), undefined)).rejects.toMatchObject({
+        code: "label_mismatch",
+      });
+    }
+    const inputOnly = new Headers(once.headers);
+    inputOnly.delete("signature");
+    await expect(attester.attest(new Request(URL_, { headers: inputOnly }), undefined)).rejects.toMatchObject({
+      code: "label_mismatch",
+    });
   });
 
   it("accepts every key of a rotation, and no other", async () => {

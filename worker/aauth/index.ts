@@ -12,7 +12,13 @@
  */
 export { type AAuthFailure, fail, isSkErrorCode, SK_ERROR_CODES, type SkErrorCode } from "./error-codes.ts";
 export { isAgentIdentifier, isServerIdentifier, type ServerIdentifierOptions } from "./identifiers.ts";
-export { DEFAULT_AAUTH_ALGORITHMS, type ImportedJwk, importAAuthJwk, incompleteJwk } from "./jwk.ts";
+export {
+  DEFAULT_AAUTH_ALGORITHMS,
+  type ImportAAuthJwkOptions,
+  type ImportedJwk,
+  importAAuthJwk,
+  incompleteJwk,
+} from "./jwk.ts";
 export { type DecodedJwt, decodeUntrustedJwt, MAX_JWT_LENGTH, type VerifyJwtOptions, verifyJwt } from "./jwt.ts";
 export {
   AAUTH_MAX_CACHE_SECONDS,

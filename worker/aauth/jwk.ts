@@ -7,6 +7,7 @@
  */
 import {
   importJoseVerificationKey,
+  isRfc9421TestKey,
   isSignatureError,
   type JoseAlgorithm,
   type Jwk,
@@ -41,6 +42,19 @@ export interface ImportedJwk {
   readonly thumbprint: string;
 }
 
+/**
+ * Options of {@link importAAuthJwk}.
+ *
+ * @example
+ * ```ts
+ * await importAAuthJwk(jwk, ["Ed25519"], { allowTestKeys: policy.allowTestKeys });
+ * ```
+ */
+export interface ImportAAuthJwkOptions {
+  /** Accept the published RFC 9421 test keys (tests only). Default `false`: they are `invalid_key`. */
+  readonly allowTestKeys?: boolean | undefined;
+}
+
 const REQUIRED: Readonly<Record<string, readonly string[]>> = {
   OKP: ["crv", "x"],
   EC: ["crv", "x", "y"],
@@ -71,7 +85,8 @@ export function incompleteJwk(jwk: unknown): string | undefined {
 /**
  * Imports a public JWK for verifying with its own `alg`. Codes: `unsupported_algorithm` (no `alg`, a polymorphic,
  * symmetric, prohibited or unknown one, one outside `algorithms`, an unknown `kty`), `invalid_key` (incomplete,
- * private members, `kty`/`crv` disagree with `alg`, weak or unimportable key).
+ * private members, `kty`/`crv` disagree with `alg`, weak or unimportable key, or one of the published RFC 9421
+ * test keys, whose private halves anyone has, unless `options.allowTestKeys`).
  *
  * @example
  * ```ts
@@ -82,6 +97,7 @@ export function incompleteJwk(jwk: unknown): string | undefined {
 export async function importAAuthJwk(
   jwk: unknown,
   algorithms: readonly string[] = DEFAULT_AAUTH_ALGORITHMS,
+  options: ImportAAuthJwkOptions = {},
 ): Promise<ImportedJwk | AAuthFailure> {
   const incomplete = incompleteJwk(jwk);
   if (incomplete !== undefined) return fail("invalid_key", incomplete);
@@ -98,7 +114,11 @@ export async function importAAuthJwk(
     if (!algorithms.includes(imported.algorithm)) {
       return fail("unsupported_algorithm", `the algorithm ${imported.algorithm} is not accepted here`);
     }
-    return { ok: true, key: imported, jwk: key, thumbprint: await jwkThumbprint(key) };
+    const thumbprint = await jwkThumbprint(key);
+    if (options.allowTestKeys !== true && isRfc9421TestKey(thumbprint)) {
+      return fail("invalid_key", "the key is a published RFC 9421 test key: anyone can sign with it");
+    }
+    return { ok: true, key: imported, jwk: key, thumbprint };
   } catch (error) {
     if (!isSignatureError(error)) throw error;
     return fail(error.code === "unsupported_algorithm" ? "unsupported_algorithm" : "invalid_key", error.message);

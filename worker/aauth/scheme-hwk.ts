@@ -34,7 +34,7 @@ export async function resolveHwk(
     if (param.type !== "string") return fail("invalid_key", `the hwk parameter "${name}" must be a String`);
     jwk[name] = param.value;
   }
-  const imported = await importAAuthJwk(jwk as Jwk, context.algorithms);
+  const imported = await importAAuthJwk(jwk as Jwk, context.algorithms, context);
   if (!imported.ok) return imported;
   const subject = `urn:jkt:sha-256:${imported.thumbprint}`;
   return {

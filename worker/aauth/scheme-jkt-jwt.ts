@@ -68,7 +68,7 @@ export async function resolveJktJwt(
   if (hash === undefined) return fail("invalid_jwt", "the jkt-jwt typ must be jkt-s256+jwt or jkt-s512+jwt");
   const headerJwk = decoded.header.jwk;
   if (typeof headerJwk !== "object" || headerJwk === null) return fail("invalid_jwt", 'the JWT header has no "jwk"');
-  const signer = await importAAuthJwk(headerJwk, context.jwtAlgorithms);
+  const signer = await importAAuthJwk(headerJwk, context.jwtAlgorithms, context);
   if (!signer.ok) return signer;
   const expectedIss = await jktUri(signer.jwk, hash);
   if (decoded.payload.iss !== expectedIss) {
@@ -83,7 +83,7 @@ export async function resolveJktJwt(
   if (!verified.ok) return verified;
   const cnf = (verified.payload.cnf as { jwk?: unknown } | undefined)?.jwk;
   if (cnf === undefined) return fail("invalid_jwt", 'the jkt-jwt has no "cnf.jwk"');
-  const http = await importAAuthJwk(cnf, context.algorithms);
+  const http = await importAAuthJwk(cnf, context.algorithms, context);
   if (!http.ok) return http;
   return {
     ok: true,

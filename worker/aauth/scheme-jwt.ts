@@ -99,7 +99,7 @@ export async function resolveAAuthJwt(
     iatWindow: context.window,
   });
   if (!verified.ok) return verified;
-  const http = await importAAuthJwk(cnf, context.algorithms);
+  const http = await importAAuthJwk(cnf, context.algorithms, context);
   if (!http.ok) return http;
   return {
     ok: true,

@@ -113,6 +113,8 @@ export interface SchemeContext {
   /** Longest agent token lifetime (`exp - iat`) accepted, seconds. */
   readonly maxAgentTokenLifetime: number;
   readonly unsafeAllowLoopback: boolean;
+  /** Accept the published RFC 9421 test keys as signing keys (tests only). */
+  readonly allowTestKeys: boolean;
 }
 
 /**

@@ -80,6 +80,11 @@ export interface VerifyAAuthOptions {
   readonly maxAgentTokenLifetime?: number | undefined;
   /** Accept loopback issuers such as `http://127.0.0.1:8080/path` (tests only). Default `false`. */
   readonly unsafeAllowLoopback?: boolean | undefined;
+  /**
+   * Accept the published RFC 9421 test keys as signing keys (`hwk`, `cnf.jwk`, a `jkt-jwt` header key). Tests
+   * only; the policy's `allowTestKeys`. Default `false`: they are `invalid_key`.
+   */
+  readonly allowTestKeys?: boolean | undefined;
 }
 
 /**
@@ -279,6 +284,7 @@ async function judge(
     trustedKeySets: options.trustedKeySets ?? [],
     maxAgentTokenLifetime: options.maxAgentTokenLifetime ?? DEFAULT_MAX_AGENT_TOKEN_LIFETIME,
     unsafeAllowLoopback: options.unsafeAllowLoopback === true,
+    allowTestKeys: options.allowTestKeys === true,
   };
   let resolved: ResolvedSignatureKey | AAuthFailure;
   try {

@@ -62,7 +62,9 @@ export {
 export {
   DEFAULT_MAX_KEYS,
   findInKeySet,
+  jwkTime,
   type KeySet,
+  type KeySetClock,
   type KeySetKey,
   type KeySetMatch,
   makeKeySet,

@@ -21,7 +21,7 @@ import {
 } from "./fetch-key-set.ts";
 import { DEFAULT_MAX_TTL_SECONDS, DEFAULT_MIN_TTL_SECONDS, DEFAULT_TTL_SECONDS, keySetFreshness } from "./freshness.ts";
 import type { AgentReference, DiscoveryErrorCode, KeyLookup, KeySource } from "./key-source.ts";
-import { DEFAULT_MAX_KEYS, findInKeySet, type KeySet, parseKeySet } from "./parse-key-set.ts";
+import { DEFAULT_MAX_KEYS, findInKeySet, type KeySet, type KeySetClock, parseKeySet } from "./parse-key-set.ts";
 import { isCacheOption, openSharedTier, resolveSharedCache } from "./shared-tier.ts";
 
 /** Default (and largest) time a failure is remembered before the next fetch, in seconds (PROTO-02: ≤ 5 min). */
@@ -230,6 +230,11 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
     return failed("key_not_found", `the key set at ${entry.url} has no key with keyid "${clip(keyid)}"`);
   }
 
+  /** The time keys' `nbf` and `exp` are judged by. */
+  function clock(): KeySetClock {
+    return { now: Math.floor(now() / 1000), clockSkewSeconds: config.clockSkewSeconds };
+  }
+
   /** The answer from the held set, or "unknown" when the keyid is not listed at all. */
   function answerFrom(entry: Entry, agent: AgentReference, keyid: string): KeyLookup | "unknown" {
     const held = entry.held;
@@ -239,7 +244,7 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
         ? failed("directory_unreachable", `the key set at ${entry.url} could not be fetched`)
         : failed(failure.code, failure.message);
     }
-    const match = findInKeySet(held.keySet, keyid);
+    const match = findInKeySet(held.keySet, keyid, undefined, clock());
     if (match.found) {
       const binding = match.key.binding;
       if (config.requireDirectorySignature && binding !== undefined) {
@@ -272,7 +277,7 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
     if (typeof keySet === "string") {
       return failed("directory_invalid", `the pinned key set for ${agent.keySetUrl}: ${keySet}`);
     }
-    const match = findInKeySet(keySet, keyid, agent.kind === "jwks");
+    const match = findInKeySet(keySet, keyid, agent.kind === "jwks", clock());
     if (match.found) return { ok: true, key: match.key.key, agent, pinned: true };
     if (match.refused !== undefined) {
       return failed(match.refused.code, `pinned ${agent.keySetUrl}: ${match.refused.message}`);

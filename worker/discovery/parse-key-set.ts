@@ -2,12 +2,14 @@
  * Parsing and vetting a fetched JWK Set (RFC 7517 §5) into imported verification keys, indexed by their
  * RFC 7638 thumbprint. What spoils the whole set (private key material, too many keys, not a JWK Set) refuses
  * it; what spoils one key (weak, malformed, unsupported, a `kid` that lies, a published test key) skips that key
- * and records why, so a lookup of that key can say so.
+ * and records why, so a lookup of that key can say so. A key's `nbf` and `exp` are kept and judged at lookup time,
+ * so a key set held in a cache stops yielding a key from the moment it expires.
  *
  * @module
  */
 import {
   importVerificationKey,
+  isRfc9421TestKey,
   isSignatureError,
   type Jwk,
   jwkThumbprint,
@@ -20,22 +22,8 @@ import type { AgentReference, DiscoveryErrorCode } from "./key-source.ts";
 /** Default largest number of keys in one set. */
 export const DEFAULT_MAX_KEYS = 32;
 
-/**
- * RFC 7638 thumbprints of the five published RFC 9421 Appendix B.1 test keys (B.1.1 RSA, B.1.2 RSA-PSS,
- * B.1.3 ECDSA P-256, B.1.4 Ed25519, B.1.5 the shared HMAC secret). Anyone can sign with them.
- *
- * @example
- * ```ts
- * RFC9421_TEST_KEY_THUMBPRINTS.has("poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U"); // true
- * ```
- */
-export const RFC9421_TEST_KEY_THUMBPRINTS: ReadonlySet<string> = new Set([
-  "BHj8s0GPnMEQtkaULIM-PLgEhLBbuGUQ1vMxmBWZzEo",
-  "oD0HwocPBSfpNy5W3bpJeyFGY_IQ_YpqxSjQ3Yd-CLA",
-  "ydQXMtvbsOsZyFir-Y7A8t7fKEM1gbKPvyFkdpu4fvI",
-  "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U",
-  "CB3RFzX-1pAtHPl7fOKnQgQV1gnrFFXGXoObwmcm4rY",
-]);
+/** The RFC 9421 test key list lives in the core; re-exported here, where key sets are vetted against it. */
+export { RFC9421_TEST_KEY_THUMBPRINTS } from "../rfc9421/index.ts";
 
 /**
  * Options of {@link parseKeySet}.
@@ -68,11 +56,30 @@ export interface KeySetKey {
   readonly algorithm: VerificationKey["algorithm"];
   /** The imported key, bound to {@link algorithm}; its `keyid` is the thumbprint. */
   readonly key: VerificationKey;
+  /** Unix seconds from which the key may be used (its `nbf`, read as {@link jwkTime} reads it), if listed. */
+  readonly nbf?: number | undefined;
+  /** Unix seconds from which the key must no longer be used (its `exp`, read by {@link jwkTime}), if listed. */
+  readonly exp?: number | undefined;
   /**
    * The directory response signature that binds this key to the directory's authority, when one was checked
    * and verified (see `directory-signature.ts`).
    */
   readonly binding?: { readonly label: string; readonly created: number; readonly expires: number } | undefined;
+}
+
+/**
+ * The clock a lookup judges `nbf` and `exp` by.
+ *
+ * @example
+ * ```ts
+ * findInKeySet(keySet, keyid, false, { now: Math.floor(Date.now() / 1000), clockSkewSeconds: 60 });
+ * ```
+ */
+export interface KeySetClock {
+  /** Now, Unix seconds. Default the system clock. */
+  readonly now?: number | undefined;
+  /** Tolerance either side of `nbf` and `exp`, seconds. Default 0. */
+  readonly clockSkewSeconds?: number | undefined;
 }
 
 /** A listed key that is not usable, and why. */
@@ -128,8 +135,7 @@ export type KeySetMatch =
  * Parses and vets a JWK Set. Rules, in order:
  *
  * 1. The text must be JSON (else `directory_rejected`) holding an object with a `keys` array (else
- *    `directory_invalid`). Unknown members, at the top and in keys, are ignored; so are `nbf` and `exp`, whose
- *    units differ between deployments.
+ *    `directory_invalid`). Unknown members, at the top and in keys, are ignored.
  * 2. More than `maxKeys` entries, or any entry with a private member ({@link PRIVATE_JWK_MEMBERS}), refuses the
  *    whole set with `directory_invalid`: a publisher that leaks private keys cannot be trusted for the others.
  * 3. Each entry is then vetted alone and skipped (recorded in `refused`) when it is not an object, has no
@@ -140,6 +146,10 @@ export type KeySetMatch =
  *    key under two `alg`s) make the thumbprint ambiguous, and every entry with it is refused.
  * 5. For `jwks`, a `kid` carried by two different keys is left out of the `kid` index (those keys stay
  *    reachable by thumbprint).
+ * 6. A key's `nbf` and `exp`, when present, must be numbers (else the key is skipped with `directory_invalid`);
+ *    they are read by {@link jwkTime} (seconds, or milliseconds for values of 10^11 and more, as some publishers
+ *    write them) and judged by {@link findInKeySet} at lookup time: a key is not found before its `nbf` or from
+ *    its `exp` on.
  *
  * Keys are imported eagerly, so every lookup afterwards is a map read.
  *
@@ -262,7 +272,8 @@ export function makeKeySet(
 
 /**
  * Looks a `keyid` up in a set: by thumbprint, then (for `jwks` sets, unless `matchKid` says otherwise) by `kid`.
- * When no usable key matches but a refused one does, the refusal is returned so the caller can report why.
+ * When no usable key matches but a refused one does, the refusal is returned so the caller can report why. A key
+ * before its `nbf` or from its `exp` on (by `clock`, with its skew) is refused with `key_not_found`.
  *
  * @example
  * ```ts
@@ -270,13 +281,57 @@ export function makeKeySet(
  * if (!match.found && match.refused) console.log(match.refused.code); // "test_key_refused"
  * ```
  */
-export function findInKeySet(keySet: KeySet, keyid: string, matchKid: boolean = keySet.kind === "jwks"): KeySetMatch {
+export function findInKeySet(
+  keySet: KeySet,
+  keyid: string,
+  matchKid: boolean = keySet.kind === "jwks",
+  clock: KeySetClock = {},
+): KeySetMatch {
   const key = keySet.byThumbprint.get(keyid) ?? (matchKid ? keySet.byKid.get(keyid) : undefined);
-  if (key !== undefined) return { found: true, key };
+  if (key !== undefined) {
+    const outOfTime = keyOutOfTime(key, clock);
+    return outOfTime === undefined ? { found: true, key } : { found: false, refused: outOfTime };
+  }
   const refused =
     keySet.refused.find((r) => r.thumbprint === keyid) ??
     (matchKid ? keySet.refused.find((r) => r.kid === keyid) : undefined);
   return { found: false, refused };
+}
+
+/**
+ * Reads a JWK `nbf` or `exp` member as Unix seconds. JWK (RFC 7517) does not define them; directories in the wild
+ * write seconds (OpenAI) or milliseconds (Cloudflare's example Worker), so a value of 10^11 or more (after the
+ * year 5000 in seconds, 1973 in milliseconds) is read as milliseconds. `undefined` when absent; `null` when present
+ * but not a finite number.
+ *
+ * @example
+ * ```ts
+ * jwkTime(1_715_385_600); // 1715385600
+ * jwkTime(1_715_385_600_000); // 1715385600
+ * jwkTime("never"); // null
+ * ```
+ */
+export function jwkTime(value: unknown): number | undefined | null {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value)) return null;
+  return Math.floor(Math.abs(value) >= 1e11 ? value / 1000 : value);
+}
+
+/** Why a usable key cannot be used at the clock's time, or `undefined` when it can. */
+function keyOutOfTime(key: KeySetKey, clock: KeySetClock): RefusedKey | undefined {
+  if (key.nbf === undefined && key.exp === undefined) return undefined;
+  const now = clock.now ?? Math.floor(Date.now() / 1000);
+  const skew = clock.clockSkewSeconds ?? 0;
+  const refuse = (message: string): RefusedKey => ({
+    index: key.index,
+    thumbprint: key.thumbprint,
+    kid: key.kid,
+    code: "key_not_found",
+    message: `key ${key.index} (${key.thumbprint}): ${message}`,
+  });
+  if (key.exp !== undefined && now - skew >= key.exp) return refuse(`expired at ${key.exp} (its exp)`);
+  if (key.nbf !== undefined && now + skew < key.nbf) return refuse(`not valid before ${key.nbf} (its nbf)`);
+  return undefined;
 }
 
 async function vetKey(
@@ -312,7 +367,12 @@ async function vetKey(
       kid,
     );
   }
-  if (!allowTestKeys && RFC9421_TEST_KEY_THUMBPRINTS.has(thumbprint)) {
+  const nbf = jwkTime(entry.nbf);
+  const exp = jwkTime(entry.exp);
+  if (nbf === null || exp === null) {
+    return refuse(`its ${nbf === null ? "nbf" : "exp"} is not a number of seconds`, thumbprint, kid);
+  }
+  if (!allowTestKeys && isRfc9421TestKey(thumbprint)) {
     return refuse("is a published RFC 9421 test key", thumbprint, kid, "test_key_refused");
   }
   let key: VerificationKey;
@@ -323,7 +383,7 @@ async function vetKey(
     const reason = isSignatureError(error) ? `${error.code}: ${error.message}` : String(error);
     return refuse(`cannot be used (${reason})`, thumbprint, kid);
   }
-  return { index, thumbprint, kid, algorithm: key.algorithm, key };
+  return { index, thumbprint, kid, algorithm: key.algorithm, key, nbf, exp };
 }
 
 /** Whether listings are the same JSON value (member order aside). Absurdly deep values count as different. */

@@ -22,6 +22,7 @@ import {
   parseStrictDictionary,
   publicJwkOf,
   type SignatureAlgorithm,
+  SignatureError,
   type SigningKey,
   signMessage,
 } from "../rfc9421/index.ts";
@@ -151,9 +152,9 @@ export interface Attester {
    * Attest the request exactly as it will reach the origin: `@authority` and `@path` are those of
    * `request.url`, so any rewrite to the origin's host must happen before.
    *
-   * @throws {SignatureError} `malformed_signature_input`, `malformed_signature`, `duplicate_label` or
-   *   `unsupported_structured_type` when the client's `Signature-Input` or `Signature` cannot be parsed as a
-   *   whole (appending to them would not give the origin a readable attestation; refuse such requests first)
+   * @throws {SignatureError} `malformed_signature_input`, `malformed_signature`, `duplicate_label`,
+   *   `unsupported_structured_type` or `label_mismatch` (the two fields' labels differ) when the client's
+   *   `Signature-Input` or `Signature` cannot be parsed as a whole (appending to them would not give the origin a readable attestation; refuse such requests first)
    * @throws {TypeError} when `identity` cannot be serialised as a `Verified-Agent` that parses back
    */
   attest(request: Request, identity: VerifiedAgent | undefined, monitor?: string): Promise<Request>;
@@ -260,15 +261,19 @@ function verifiedAgentValue(identity: VerifiedAgent): string {
 
 /**
  * The first of `signet`, `signet2`, ... that neither `Signature-Input` nor `Signature` uses. Parsing is as strict
- * as the origin's: a field the origin could not read as a whole is refused here.
+ * as the origin's: a field the origin could not read as a whole is refused here, and so are fields whose label
+ * sets differ (the origin refuses them as a whole with `label_mismatch`).
  */
 function freeLabel(headers: Headers): string {
   const used = new Set<string>();
+  const perField: Array<ReadonlySet<string>> = [];
   for (const [field, code] of [
     ["signature-input", "malformed_signature_input"],
     ["signature", "malformed_signature"],
   ] as const) {
     const value = headers.get(field);
+    const labels = new Set<string>();
+    perField.push(labels);
     if (value === null) continue;
     for (const label of parseStrictDictionary(
       value,
@@ -276,7 +281,12 @@ function freeLabel(headers: Headers): string {
       field === "signature" ? "Signature" : "Signature-Input",
     ).members.keys()) {
       used.add(label);
+      labels.add(label);
     }
+  }
+  const [inputs, signatures] = perField as [ReadonlySet<string>, ReadonlySet<string>];
+  if (inputs.size !== used.size || signatures.size !== used.size) {
+    throw new SignatureError("label_mismatch", "the client's Signature-Input and Signature carry different labels");
   }
   if (!used.has(ATTESTATION_LABEL)) return ATTESTATION_LABEL;
   for (let n = 2; ; n++) if (!used.has(`${ATTESTATION_LABEL}${n}`)) return `${ATTESTATION_LABEL}${n}`;

@@ -132,13 +132,16 @@ function signatureInputMember(
 }
 
 /**
- * Parses both fields and pairs them by label (RFC 9421 §3.2 step 1). Labels present in only one field come back
- * as `label_mismatch` errors; other labels are unaffected.
+ * Parses both fields and pairs them by label (RFC 9421 §3.2 step 1). The two fields must carry the same set of
+ * labels (RFC 9421 §4): a label present in only one of them, in either direction, refuses both fields as a whole
+ * with `label_mismatch`, so a stray member can never ride along beside a good signature. Other per-label problems
+ * (a malformed member, a bad parameter) come back as that label's error and leave the other labels unaffected.
  *
  * @param fields the combined values of `Signature-Input` and `Signature`
  * @param kind the kind of the signed message
  * @throws {SignatureError} `no_signature` when neither field is present, `missing_signature_input` when only
- *   `Signature` is, and the whole-field errors of {@link parseSignatureInput} and `malformed_signature`
+ *   `Signature` is, `label_mismatch` when the label sets differ, and the whole-field errors of
+ *   {@link parseSignatureInput} and `malformed_signature`
  *
  * @example
  * ```ts
@@ -159,23 +162,25 @@ export function parseSignatures(
   }
   const inputs = parseSignatureInput(fields.signatureInput, kind);
   const signatures = fields.signature === undefined ? new Map() : parseSignatureValues(fields.signature);
+  const inputOnly = [...inputs.keys()].filter((label) => !signatures.has(label));
+  const signatureOnly = [...signatures.keys()].filter((label) => !inputs.has(label));
+  if (inputOnly.length > 0 || signatureOnly.length > 0) {
+    // Counts only: the labels are the sender's bytes, and this message can reach a client.
+    const parts: string[] = [];
+    if (inputOnly.length > 0) parts.push(`${inputOnly.length} label(s) in Signature-Input but not in Signature`);
+    if (signatureOnly.length > 0)
+      parts.push(`${signatureOnly.length} label(s) in Signature but not in Signature-Input`);
+    throw new SignatureError(
+      "label_mismatch",
+      `the two signature fields must carry the same labels: ${parts.join("; ")}`,
+    );
+  }
   const entries: SignatureEntry[] = [];
   for (const [label, input] of inputs) {
-    const signature = signatures.get(label);
+    const signature = signatures.get(label) as Uint8Array | SignatureError;
     if (input instanceof SignatureError) entries.push(input);
-    else if (signature === undefined) {
-      entries.push(
-        new SignatureError("label_mismatch", `"${label}" is in Signature-Input but not in Signature`, { label }),
-      );
-    } else if (signature instanceof SignatureError) entries.push(signature);
+    else if (signature instanceof SignatureError) entries.push(signature);
     else entries.push({ ...input, signature });
-  }
-  for (const label of signatures.keys()) {
-    if (!inputs.has(label)) {
-      entries.push(
-        new SignatureError("label_mismatch", `"${label}" is in Signature but not in Signature-Input`, { label }),
-      );
-    }
   }
   return entries;
 }

@@ -147,6 +147,7 @@ export async function verifyRequest(
       cache: options.aauthKeys,
       now: options.now,
       unsafeAllowLoopback: options.policy.discovery.unsafeAllowLoopback,
+      allowTestKeys: options.policy.allowTestKeys,
     }),
   ]);
   const judged = new Set(aauthResult.labels.map((l) => l.label));

@@ -42,6 +42,7 @@ describe("aauth.md §5 vectors (derived, RFC 9421 B.1.4 and RFC 8037 A.1 test ke
       });
       const result = await verifyAAuthLabels(messageOf(vector), {
         resource: "https://resource.example",
+        allowTestKeys: true,
         cache,
         bodyIntegrity: true,
         now: () => vector.created,
@@ -78,12 +79,14 @@ describe("aauth.md §5 vectors (derived, RFC 9421 B.1.4 and RFC 8037 A.1 test ke
       const cache = createAAuthKeyCache({ fetch: fetchFor(vector, []), cache: null, now: () => vector.created * 1000 });
       const late = await verifyAAuthLabels(messageOf(vector), {
         resource: "https://resource.example",
+        allowTestKeys: true,
         cache,
         now: () => vector.created + 61,
       });
       expect(late.labels[0]?.code).toBe("invalid_signature");
       const early = await verifyAAuthLabels(messageOf(vector), {
         resource: "https://resource.example",
+        allowTestKeys: true,
         cache,
         now: () => vector.created - 61,
       });
@@ -91,6 +94,7 @@ describe("aauth.md §5 vectors (derived, RFC 9421 B.1.4 and RFC 8037 A.1 test ke
       const changed = { ...(vector as Vector), target_uri: vector.target_uri.replace("/api/", "/apj/") };
       const result = await verifyAAuthLabels(messageOf(changed, vector.headers), {
         resource: "https://resource.example",
+        allowTestKeys: true,
         cache,
         now: () => vector.created,
       });
@@ -99,10 +103,26 @@ describe("aauth.md §5 vectors (derived, RFC 9421 B.1.4 and RFC 8037 A.1 test ke
     });
   }
 
+  // The agent key of every vector is RFC 9421 B.1.4 (an hwk key, and V2's cnf.jwk): anyone can sign with it.
+  it.each(vectors.map((v) => [v.name, v] as const))(
+    "%s is refused as invalid_key without allowTestKeys (the key is a published test key)",
+    async (_name, vector) => {
+      const cache = createAAuthKeyCache({ fetch: fetchFor(vector, []), cache: null, now: () => vector.created * 1000 });
+      const result = await verifyAAuthLabels(messageOf(vector), {
+        resource: "https://resource.example",
+        cache,
+        bodyIntegrity: true,
+        now: () => vector.created,
+      });
+      expect(result.labels[0]).toMatchObject({ outcome: "invalid", code: "invalid_key" });
+      expect(result.labels[0]?.message).toMatch(/published RFC 9421 test key/);
+    },
+  );
+
   it("V3 without its body fails the digest check", async () => {
     const vector = vectors[2] as Vector;
     const message = { ...messageOf(vector), body: new TextEncoder().encode('{"hello":"World"}') };
-    const result = await verifyAAuthLabels(message, { now: () => vector.created });
+    const result = await verifyAAuthLabels(message, { allowTestKeys: true, now: () => vector.created });
     expect(result.labels[0]?.code).toBe("invalid_signature");
   });
 });

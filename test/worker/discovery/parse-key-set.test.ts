@@ -72,12 +72,14 @@ describe("parseKeySet: the whole set", () => {
     await expect(parseKeySet({ keys: [] }, { maxKeys: 0 })).rejects.toThrow(TypeError);
   });
 
-  it("ignores unknown members and nbf/exp in any unit, also in the past", async () => {
+  it("ignores unknown members; keeps nbf and exp (seconds, or milliseconds from 10^11 on) for lookups", async () => {
     const set = await parsed([
-      { ...a.publicJwk, nbf: 1_712_793_600_000, exp: 1, purpose: "rag", x5u: "https://evil.example" },
+      { ...a.publicJwk, nbf: 1_712_793_600_000, exp: 4_102_444_800, purpose: "rag", x5u: "https://evil.example" },
       { ...b.publicJwk, exp: "never" },
     ]);
-    expect(set.keys.map((k) => k.thumbprint)).toEqual([a.thumbprint, b.thumbprint]);
+    expect(set.keys.map((k) => [k.thumbprint, k.nbf, k.exp])).toEqual([[a.thumbprint, 1_712_793_600, 4_102_444_800]]);
+    expect(set.refused).toMatchObject([{ index: 1, code: "directory_invalid", thumbprint: b.thumbprint }]);
+    expect(set.refused[0]?.message).toMatch(/its exp is not a number/);
     const top = await parseKeySet({ keys: [a.publicJwk], signature_agent: "<https://chatgpt.com>", purpose: "ai" });
     expect(top.ok).toBe(true);
   });
@@ -232,5 +234,55 @@ describe("parseKeySet: the RFC 9421 test keys", () => {
     const { d: _d, ...publicJwk } = testKey?.jwk ?? {};
     const set = await parsed([publicJwk], { kind: "jwks", allowTestKeys: true });
     expect(findInKeySet(set, "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U").found).toBe(true);
+  });
+});
+
+describe("parseKeySet and findInKeySet: nbf and exp, judged at lookup time on an injected clock", () => {
+  const NBF = 1_800_000_000;
+  const EXP = NBF + 3600;
+
+  it.each([
+    // [what, now, skew, found]
+    ["before nbf", NBF - 1, 0, false],
+    ["at nbf", NBF, 0, true],
+    ["one second before exp", EXP - 1, 0, true],
+    ["at exp", EXP, 0, false],
+    ["after exp", EXP + 86_400, 0, false],
+    ["before nbf, within the skew", NBF - 30, 60, true],
+    ["before nbf, beyond the skew", NBF - 61, 60, false],
+    ["after exp, within the skew", EXP + 59, 60, true],
+    ["at exp + skew", EXP + 60, 60, false],
+  ] as const)("%s (now %i, skew %i): found %s", async (_what, now, skew, found) => {
+    const set = await parsed([{ ...a.publicJwk, nbf: NBF, exp: EXP }, b.publicJwk]);
+    const match = findInKeySet(set, a.thumbprint, false, { now, clockSkewSeconds: skew });
+    expect(match.found).toBe(found);
+    if (!match.found) expect(match.refused).toMatchObject({ code: "key_not_found", thumbprint: a.thumbprint });
+    // A key without times is unaffected by the clock.
+    expect(findInKeySet(set, b.thumbprint, false, { now, clockSkewSeconds: skew }).found).toBe(true);
+  });
+
+  it("reads milliseconds as milliseconds: exp 1000 × EXP expires at EXP", async () => {
+    const set = await parsed([{ ...a.publicJwk, nbf: NBF * 1000, exp: EXP * 1000 }]);
+    expect(findInKeySet(set, a.thumbprint, false, { now: EXP - 1 }).found).toBe(true);
+    expect(findInKeySet(set, a.thumbprint, false, { now: EXP }).found).toBe(false);
+  });
+
+  it("without a clock, judges by the system clock: an exp in the past is never found", async () => {
+    const set = await parsed([{ ...a.publicJwk, exp: 1 }], { kind: "jwks" });
+    const match = findInKeySet(set, a.thumbprint);
+    expect(match.found).toBe(false);
+    expect(!match.found && match.refused?.message).toMatch(/expired at 1 \(its exp\)/);
+  });
+
+  it("refuses a key whose nbf or exp is not a finite number", async () => {
+    const set = await parsed([
+      { ...a.publicJwk, nbf: "2024-01-01" },
+      { ...b.publicJwk, exp: null },
+    ]);
+    expect(set.keys).toEqual([]);
+    expect(set.refused.map((r) => [r.index, r.code])).toEqual([
+      [0, "directory_invalid"],
+      [1, "directory_invalid"],
+    ]);
   });
 });

@@ -6,7 +6,7 @@ import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type GeneratedKey, generateAgentKey } from "../../../agent/index.ts";
 import type { RejectionReason } from "../../../worker/reasons.ts";
-import { expectProblem, gatewayEnv, type Problem, send, signed } from "./gateway.ts";
+import { echoOf, expectProblem, gatewayEnv, type Problem, send, signed } from "./gateway.ts";
 
 // A `.internal` name: pinned here, and never fetched (the egress guard refuses it) where it is not pinned, as
 // under the deployed entry point's default policy.
@@ -56,6 +56,15 @@ const signedThen =
     return request;
   };
 
+/** A valid signature, then a value appended to one of its fields after signing (a member riding along). */
+const signedThenAppend =
+  (name: string, member: string): Make =>
+  async (url) => {
+    const request = await signed(url, { key: key.privateJwk, agent: AGENT });
+    request.headers.set(name, `${request.headers.get(name)}, ${member}`);
+    return request;
+  };
+
 const TEN_KB = 10 * 1024;
 
 type Case = readonly [what: string, make: Make, reason: RejectionReason, members: Partial<Problem>];
@@ -85,7 +94,7 @@ const CASES: ReadonlyArray<Case> = [
   [
     "Signature-Input without Signature",
     plain(() => [["signature-input", manyLabels(1).input]]),
-    "signature_invalid",
+    "malformed_signature_fields",
     { signature_error: "label_mismatch" },
   ],
   [
@@ -115,6 +124,18 @@ const CASES: ReadonlyArray<Case> = [
     ]),
     "malformed_signature_fields",
     { signature_error: "malformed_signature_input" },
+  ],
+  [
+    "a valid signature plus a Signature member with no Signature-Input member",
+    signedThenAppend("signature", `stray=:${btoa("x".repeat(64))}:`),
+    "malformed_signature_fields",
+    { signature_error: "label_mismatch" },
+  ],
+  [
+    "a valid signature plus a Signature-Input member with no Signature member",
+    signedThenAppend("signature-input", `stray=("@authority");created=${NOW};keyid="k";tag="web-bot-auth"`),
+    "malformed_signature_fields",
+    { signature_error: "label_mismatch" },
   ],
   [
     "Signature with non-ASCII",
@@ -201,6 +222,31 @@ describe("hostile inputs on a verified-agent route get a 4xx problem", () => {
     expect(response.status).toBeLessThan(500);
     await expectProblem(response, reason, members);
     expect(performance.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe("label sets that differ", () => {
+  it("the signature alone is forwarded; with a stray member in either field the message is refused", async () => {
+    const alone = await send(
+      await signed("https://signet.example/agents/x", { key: key.privateJwk, agent: AGENT }),
+      env,
+    );
+    expect(alone.status).toBe(200);
+    for (const make of [
+      signedThenAppend("signature", "stray=:AAAA:"),
+      signedThenAppend("signature-input", 'stray=("@authority");created=1'),
+    ]) {
+      const response = await send(await make("https://signet.example/agents/x"), env);
+      const problem = await expectProblem(response, "malformed_signature_fields", {
+        signature_error: "label_mismatch",
+      });
+      expect(JSON.stringify(problem)).not.toContain("stray");
+      // Where nothing is required, the unusable fields are dropped and the request goes on attested, anonymous.
+      const open = await echoOf(await send(await make("https://signet.example/open"), env));
+      expect(open.headers["signature-input"]).toMatch(/^signet=\(/);
+      expect(open.headers["signature-input"]).not.toContain("stray");
+      expect(open.headers["verified-agent"]).toBeUndefined();
+    }
   });
 });
 

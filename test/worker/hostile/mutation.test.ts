@@ -384,12 +384,12 @@ const LABEL_MUTATIONS: Mutation[] = [
   {
     what: "label renamed in Signature-Input only",
     mutate: editHeader("signature-input", (v) => v.replace(/^sig1=/, "sig2=")),
-    expected: invalid("label_mismatch"),
+    expected: { reason: "malformed_signature_fields", signature_error: "label_mismatch" },
   },
   {
     what: "label renamed in Signature only",
     mutate: editHeader("signature", (v) => v.replace(/^sig1=/, "sig2=")),
-    expected: invalid("label_mismatch"),
+    expected: { reason: "malformed_signature_fields", signature_error: "label_mismatch" },
   },
   {
     what: "Signature-Agent member renamed only",
