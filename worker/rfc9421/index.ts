@@ -84,6 +84,7 @@ export {
 } from "./signature-fields.ts";
 export { parseStrictDictionary, parseWholeDictionary, type StrictDictionary } from "./structured-field.ts";
 export { parseTargetUri, type TargetUriParts } from "./target-uri.ts";
+export { RFC9421_TEST_KEY_THUMBPRINTS } from "./test-keys.ts";
 export { jwkThumbprint, jwkThumbprintUri } from "./thumbprint.ts";
 export {
   type KeyCandidate,
