@@ -56,7 +56,9 @@ beforeAll(async () => {
     seen.push({ url: req.url, rawHeaders: req.rawHeaders });
     const result = await verifyNodeRequest(req, req.headers["x-test-options"] === "default" ? defaultOptions : options);
     // The body the helper verified, as text, so that the test sees what the application would get.
-    const shown = result.ok ? { ...result, body: result.body === null ? null : new TextDecoder().decode(result.body) } : result;
+    const shown = result.ok
+      ? { ...result, body: result.body === null ? null : new TextDecoder().decode(result.body) }
+      : result;
     res.writeHead(result.ok ? 200 : 401, { "content-type": "application/json" }).end(JSON.stringify(shown));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -225,7 +227,9 @@ function sendWire(
       res.on("data", (chunk: string) => {
         text += chunk;
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, result: text === "" ? ({} as never) : JSON.parse(text) }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, result: text === "" ? ({} as never) : JSON.parse(text) }),
+      );
     });
     req.on("error", reject);
     req.end(body);

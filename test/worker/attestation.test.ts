@@ -24,8 +24,8 @@ import {
 } from "../../worker/identity/attestation.ts";
 import { serializeVerifiedAgent, type VerifiedAgent } from "../../worker/identity/verified-agent.ts";
 import {
-  importSigningKey,
   createContentDigest,
+  importSigningKey,
   importVerificationKey,
   type Jwk,
   parseSignatureInput,

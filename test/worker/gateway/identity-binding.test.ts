@@ -24,7 +24,16 @@ import type { EchoedRequest } from "../../../worker/demo-origin.ts";
 import { DEFAULT_MAX_DIGEST_BYTES } from "../../../worker/identity/attestation.ts";
 import { parseVerifiedAgent } from "../../../worker/identity/verified-agent.ts";
 import type { HttpRequestMessage } from "../../../worker/rfc9421/index.ts";
-import { hwkOf, mint, NOW, newKey, publishIssuer, RESOURCE, signed as signedAAuth, type TestKey } from "../aauth/helpers.ts";
+import {
+  hwkOf,
+  mint,
+  NOW,
+  newKey,
+  publishIssuer,
+  RESOURCE,
+  signed as signedAAuth,
+  type TestKey,
+} from "../aauth/helpers.ts";
 import { attestationKey, echoOf, expectProblem, gatewayEnv, requestFromEcho, send, signed } from "./gateway.ts";
 
 const AGENT = "https://binding-agent.example";
@@ -225,9 +234,11 @@ describe("class 7: the attestation binds the body, Content-Type and Authorizatio
     expect(await (await originApp().fetch(requestFromEcho(echo))).json()).toMatchObject({ bodyBound: false });
     // Removing the marker makes the origin look for a content-digest the attestation does not cover.
     const { "signet-body": _marker, ...unmarked } = echo.headers;
-    expect(await verifySignetRequest(requestFromEcho({ ...echo, headers: unmarked }), originOptions())).toMatchObject(
-      { ok: false, reason: "attestation_invalid", signatureError: "missing_required_component" },
-    );
+    expect(await verifySignetRequest(requestFromEcho({ ...echo, headers: unmarked }), originOptions())).toMatchObject({
+      ok: false,
+      reason: "attestation_invalid",
+      signatureError: "missing_required_component",
+    });
   }, 60_000);
 
   it("a client-sent Signet-Body is stripped: a small body is still bound", async () => {
@@ -285,7 +296,10 @@ describe("class 8: the Fetch and Hono helpers verify the request the application
     const pasted = new Request("https://signet.example/public/page?x=1#/admin/delete-all", { headers: echo.headers });
     expect(await verifySignetRequest(pasted, originOptions())).toMatchObject({ ok: false, reason: "target_invalid" });
     const moved = requestFromEcho({ ...echo, url: "https://signet.example/admin/delete-all" });
-    expect(await verifySignetRequest(moved, originOptions())).toMatchObject({ ok: false, reason: "attestation_invalid" });
+    expect(await verifySignetRequest(moved, originOptions())).toMatchObject({
+      ok: false,
+      reason: "attestation_invalid",
+    });
   });
 
   it("an agent at the right host, with the Host header agreeing, still passes", async () => {
@@ -302,9 +316,7 @@ describe("allowAnonymous: false means a verified agent at the level asked for", 
       signatureKey: hwkOf(aauthAgent),
       url: `${RESOURCE}/any/pseudonym`,
     });
-    const echo = await echoOf(
-      await send(new Request(message.targetUri, { headers: message.headers as Headers }), env),
-    );
+    const echo = await echoOf(await send(new Request(message.targetUri, { headers: message.headers as Headers }), env));
     const strict = await originApp({ allowAnonymous: false }).fetch(requestFromEcho(echo));
     expect(strict.status).toBe(401);
     expect(await strict.json()).toMatchObject({ reason: "agent_required" });
