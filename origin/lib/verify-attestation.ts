@@ -7,6 +7,7 @@
 
 import {
   ATTESTATION_COMPONENTS,
+  ATTESTATION_REQUEST_HEADERS,
   ATTESTATION_TAG,
   DEFAULT_MAX_DIGEST_BYTES,
   SIGNET_BODY_HEADER,
@@ -137,6 +138,8 @@ export type SignetVerification = SignetVerified | SignetRefused;
 export interface CompiledOptions {
   /** The core policy; per request, every covered header the request carries is added to its required components. */
   readonly base: VerifyOptions;
+  /** The policy per combination of covered headers present ({@link policyFor}); at most a few dozen. */
+  readonly policies: Map<string, VerifyOptions>;
   readonly maxAge: number;
   readonly clockSkew: number;
   readonly maxBodyBytes: number;
@@ -201,6 +204,7 @@ export function compileOptions(options: SignetVerifyOptions, where: string): Com
   };
   const compiled: CompiledOptions = {
     base,
+    policies: new Map(),
     maxAge,
     clockSkew,
     maxBodyBytes,
@@ -266,14 +270,13 @@ export async function verifyAttestation(
   }
   // Every Signet header and every header the origin acts on that the request carries must be covered; the body
   // is bound by content-digest unless Signet said it is not.
-  const required: string[] = [...ATTESTATION_COMPONENTS];
-  for (const name of ["content-type", "authorization"]) {
-    if (combinedField(message.headers, name) !== undefined) required.push(name);
-  }
-  required.push(bodyValue === undefined ? "content-digest" : SIGNET_BODY_HEADER.toLowerCase());
-  if (agentValue !== undefined) required.push(VERIFIED_AGENT_HEADER.toLowerCase());
-  if (monitorValue !== undefined) required.push(SIGNET_MONITOR_HEADER.toLowerCase());
-  const policy: VerifyOptions = { ...compiled.base, requiredComponents: required };
+  const present: string[] = ATTESTATION_REQUEST_HEADERS.filter(
+    (name) => combinedField(message.headers, name) !== undefined,
+  );
+  present.push(bodyValue === undefined ? "content-digest" : SIGNET_BODY_HEADER.toLowerCase());
+  if (agentValue !== undefined) present.push(VERIFIED_AGENT_HEADER.toLowerCase());
+  if (monitorValue !== undefined) present.push(SIGNET_MONITOR_HEADER.toLowerCase());
+  const policy = policyFor(present, compiled);
 
   let outcomes: SignatureOutcome[];
   try {
@@ -321,6 +324,26 @@ export async function verifyAttestation(
     }
   }
   return refuse("attestation_replayed", "the attestation's nonce was already used");
+}
+
+/**
+ * The core policy requiring the attestation components plus `present` (request headers, either plain or as
+ * `;bs`), built once per combination.
+ */
+function policyFor(present: readonly string[], compiled: CompiledOptions): VerifyOptions {
+  const key = present.join(" ");
+  let policy = compiled.policies.get(key);
+  if (policy === undefined) {
+    const requiredComponents: Array<string | string[]> = [...ATTESTATION_COMPONENTS];
+    for (const name of present) {
+      requiredComponents.push(
+        (ATTESTATION_REQUEST_HEADERS as readonly string[]).includes(name) ? [name, `"${name}";bs`] : name,
+      );
+    }
+    policy = { ...compiled.base, requiredComponents };
+    compiled.policies.set(key, policy);
+  }
+  return policy;
 }
 
 /** The body the core already read to check content-digest (the adapters memoise it). */

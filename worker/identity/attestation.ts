@@ -132,6 +132,17 @@ export const ATTESTATION_LABEL = "signet";
 export const ATTESTATION_COMPONENTS = Object.freeze(["@method", "@authority", "@path", "@query"] as const);
 
 /**
+ * The request headers an attestation covers when the request has them (as `;bs` byte sequences when their value
+ * is not printable ASCII): what an origin acts on besides method, target and body.
+ *
+ * @example
+ * ```ts
+ * for (const name of ATTESTATION_REQUEST_HEADERS) if (request.headers.has(name)) mustBeCovered.push(name);
+ * ```
+ */
+export const ATTESTATION_REQUEST_HEADERS = Object.freeze(["content-type", "authorization"] as const);
+
+/**
  * The default attestation lifetime in seconds.
  *
  * @example
@@ -218,6 +229,7 @@ export interface Attester {
 }
 
 const NONCE_BYTES = 32;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /**
  * Creates Signet's attester. The options are checked once, here: the key is imported, must be asymmetric and
@@ -284,13 +296,16 @@ export async function createAttester(options: AttesterOptions): Promise<Attester
       for (const name of SIGNET_IDENTITY_HEADERS) headers.delete(name);
       const label = freeLabel(headers);
       const components: string[] = [...ATTESTATION_COMPONENTS];
-      if (headers.has("content-type")) components.push("content-type");
-      if (headers.has("authorization")) components.push("authorization");
+      for (const name of ATTESTATION_REQUEST_HEADERS) {
+        const value = headers.get(name);
+        // A value with bytes outside printable ASCII is covered as a byte sequence (RFC 9421 §2.1.3).
+        if (value !== null) components.push(PRINTABLE_ASCII.test(value) ? name : `"${name}";bs`);
+      }
       const body = await readBody(request, maxDigestBytes);
       if (body.bound) {
         const current = headers.get("content-digest");
         if (current === null || !(await digestMatches(current, body.bytes))) {
-          headers.set("content-digest", await createContentDigest(body.bytes, ["sha-256"]));
+          headers.set("content-digest", await sha256Digest(body.bytes));
         }
         components.push("content-digest");
       } else {
@@ -370,6 +385,15 @@ function resumed(head: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Ar
       return reader.cancel(reason);
     },
   });
+}
+
+let emptyDigest: Promise<string> | undefined;
+
+/** Signet's `Content-Digest` of a body; the empty body's (every GET) is computed once. */
+function sha256Digest(body: Uint8Array<ArrayBuffer>): Promise<string> {
+  if (body.byteLength > 0) return createContentDigest(body, ["sha-256"]);
+  emptyDigest ??= createContentDigest(body, ["sha-256"]);
+  return emptyDigest;
 }
 
 /** Whether a client's `Content-Digest` holds for the body (every known algorithm in it matches). */

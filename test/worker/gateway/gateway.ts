@@ -212,7 +212,7 @@ export async function echoOf(response: Response): Promise<EchoedRequest> {
 
 /** The forwarded request rebuilt from the echo (URL, method, headers and body), as the origin would see it. */
 export function requestFromEcho(echo: EchoedRequest): Request {
-  const body = echo.method === "GET" || echo.method === "HEAD" ? undefined : echo.body;
+  const body = echo.method === "GET" || echo.method === "HEAD" || echo.body === "" ? undefined : echo.body;
   return new Request(echo.url, { method: echo.method, headers: echo.headers, body });
 }
 

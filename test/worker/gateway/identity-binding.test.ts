@@ -220,6 +220,11 @@ describe("class 7: the attestation binds the body, Content-Type and Authorizatio
     expect(await verifySignetRequest(smuggled, originOptions())).toMatchObject({
       ok: false,
       reason: "attestation_invalid",
+    });
+    const sameHeaders = new Request(echo.url, { method: "POST", headers: echo.headers, body: new Uint8Array([1]) });
+    expect(await verifySignetRequest(sameHeaders, originOptions())).toMatchObject({
+      ok: false,
+      reason: "attestation_invalid",
       signatureError: "content_digest_mismatch",
     });
   });
