@@ -197,6 +197,25 @@ describe("class 7: the attestation binds the body, Content-Type and Authorizatio
     expect(await response.json()).toMatchObject({ reason: "attestation_invalid" });
   });
 
+  it("a non-ASCII Authorization is covered as a byte sequence: forwarded, verified, and not swappable", async () => {
+    const request = new Request("https://signet.example/public/notes", {
+      method: "POST",
+      body: "hi",
+      headers: { authorization: "Basic naïve✓", "content-type": "text/plain; charset=ü" },
+    });
+    const response = await send(request, env);
+    expect(response.status).toBe(200);
+    const echo = (await response.json()) as EchoedRequest;
+    expect(echo.headers["signature-input"]).toContain('"content-type";bs "authorization";bs "content-digest"');
+    expect(await verifySignetRequest(requestFromEcho(echo), originOptions())).toMatchObject({ ok: true });
+    const swapped = requestFromEcho({ ...echo, headers: { ...echo.headers, authorization: "Basic naïve✗" } });
+    expect(await verifySignetRequest(swapped, originOptions())).toMatchObject({
+      ok: false,
+      reason: "attestation_invalid",
+      signatureError: "invalid_signature",
+    });
+  });
+
   it("adding an Authorization or a Content-Type the attestation did not cover fails", async () => {
     const echo = await attestedPost(BODY, {});
     expect(echo.headers["content-type"]).toBe("text/plain;charset=UTF-8");
