@@ -9,6 +9,7 @@ import { buildResourceMetadata } from "./aauth/index.ts";
 import { configurationFor } from "./configuration.ts";
 import type { Env } from "./env.ts";
 import { sendToOrigin, toOrigin } from "./forward.ts";
+import { BodyUnreadableError } from "./identity/attestation.ts";
 import type { SignetVariables } from "./middleware.ts";
 import { problemResponse, type Rejection, rejectionStatus } from "./problem-response.ts";
 import { isSignatureError } from "./rfc9421/index.ts";
@@ -72,6 +73,9 @@ app.all("*", async (c) => {
   try {
     outgoing = await attester.attest(toSend, identity, monitored);
   } catch (err) {
+    if (err instanceof BodyUnreadableError) {
+      return problemResponse({ reason: "body_unreadable", detail: "the request body could not be read" });
+    }
     if (identity !== undefined) {
       // Never forwarded anonymous: a verified identity that cannot be attached refuses the request.
       console.error(`signet: identity not attachable: ${(err as Error).message}`);

@@ -35,6 +35,8 @@ export const REJECTION_REASONS = {
    * back as itself (text that is not well-formed Unicode, say): refused rather than forwarded anonymous.
    */
   identity_unattachable: { status: 400, title: "The verified identity cannot be passed on to the origin" },
+  /** The request body failed while Signet read it to bind it to the attestation (the client stopped sending). */
+  body_unreadable: { status: 400, title: "The request body could not be read" },
   /** The replay store could not be reached, and the route fails closed. */
   replay_store_unavailable: { status: 503, title: "Replay protection is unavailable" },
   /** Signet's own configuration is unusable; it refuses everything rather than guess. */

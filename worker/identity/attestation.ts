@@ -224,8 +224,22 @@ export interface Attester {
    *   whole (appending to them would not give the origin a readable attestation; refuse such requests first)
    * @throws {TypeError} when `identity` cannot be serialised as a `Verified-Agent` that parses back (checked
    *   first, before anything is read)
+   * @throws {BodyUnreadableError} when the body stream fails while it is read for the digest
    */
   attest(request: Request, identity: VerifiedAgent | undefined, monitor?: string): Promise<Request>;
+}
+
+/**
+ * Thrown by {@link Attester.attest} when the request body cannot be read (the client stopped sending it, say):
+ * nothing can be forwarded, since the body cannot be bound or passed on.
+ *
+ * @example
+ * ```ts
+ * try { await attester.attest(request, identity); } catch (err) { if (err instanceof BodyUnreadableError) return badRequest(); }
+ * ```
+ */
+export class BodyUnreadableError extends Error {
+  override readonly name = "BodyUnreadableError";
 }
 
 const NONCE_BYTES = 32;
@@ -355,7 +369,13 @@ async function readBody(request: Request, limit: number): Promise<ReadBody> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (cause) {
+      throw new BodyUnreadableError("attest: the request body could not be read", { cause });
+    }
+    const { done, value } = next;
     if (done) break;
     chunks.push(value);
     size += value.byteLength;

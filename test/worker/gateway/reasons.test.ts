@@ -292,6 +292,21 @@ describe("400 identity_unattachable", () => {
   });
 });
 
+describe("400 body_unreadable", () => {
+  it("body_unreadable: a body stream that fails while Signet reads it to digest", async () => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ === 0) controller.enqueue(new TextEncoder().encode("first part"));
+        else controller.error(new Error("client went away"));
+      },
+    });
+    const request = new Request("https://signet.example/api/upload", { method: "POST", body });
+    const problem = await refused(await send(request, env), "body_unreadable");
+    expect(problem.detail).not.toContain("client went away");
+  });
+});
+
 describe("coverage", () => {
   it("every reason code of worker/reasons.ts was triggered above", () => {
     expect([...triggered].sort()).toEqual([...REJECTION_REASON_CODES].sort());
