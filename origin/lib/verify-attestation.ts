@@ -138,6 +138,8 @@ export type SignetVerification = SignetVerified | SignetRefused;
 export interface CompiledOptions {
   /** The core policy; per request, every covered header the request carries is added to its required components. */
   readonly base: VerifyOptions;
+  /** Settles when Signet's keys are imported; rejects (a `TypeError`) for a key that cannot serve. */
+  readonly keysReady: Promise<unknown>;
   /** The policy per combination of covered headers present ({@link policyFor}); at most a few dozen. */
   readonly policies: Map<string, VerifyOptions>;
   readonly maxAge: number;
@@ -204,6 +206,7 @@ export function compileOptions(options: SignetVerifyOptions, where: string): Com
   };
   const compiled: CompiledOptions = {
     base,
+    keysReady: imported,
     policies: new Map(),
     maxAge,
     clockSkew,
@@ -262,6 +265,8 @@ export async function verifyAttestation(
   target: CheckedTarget,
   compiled: CompiledOptions,
 ): Promise<SignetVerification> {
+  // A configuration error (a test key, a key that cannot be imported) shows on every request, signed or not.
+  await compiled.keysReady;
   const agentValue = combinedField(message.headers, VERIFIED_AGENT_HEADER);
   const monitorValue = combinedField(message.headers, SIGNET_MONITOR_HEADER);
   const bodyValue = combinedField(message.headers, SIGNET_BODY_HEADER);

@@ -4,8 +4,9 @@
  * closed, and the Worker refuses an RFC 9421 test key as Signet's attestation key (misconfigured, logged).
  */
 import fc from "fast-check";
+import { Hono } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createMemoryReplayCache } from "../../origin/index.ts";
+import { createMemoryReplayCache, signetOrigin, verifySignetRequest } from "../../origin/index.ts";
 import { checkTarget } from "../../origin/lib/request-target.ts";
 import {
   parseVerifiedAgent,
@@ -166,5 +167,22 @@ describe("the Worker refuses an RFC 9421 test key as SIGNET_ATTESTATION_KEY", ()
     const problem = await expectProblem(response, "misconfigured");
     expect(problem.detail).not.toContain("test key");
     expect(logged.mock.calls.flat().join(" ")).toContain("published RFC 9421 test key");
+  });
+});
+
+describe("the Fetch and Hono helpers refuse an RFC 9421 test key as Signet's key", () => {
+  const testKeys = Object.entries(rfcKeyFile.keys as Record<string, { jwk: Record<string, string> }>).filter(
+    ([, { jwk }]) => jwk.kty === "OKP" || jwk.kty === "EC",
+  );
+
+  it.each(testKeys)("%s: verifySignetRequest and signetOrigin throw a TypeError naming it", async (_name, { jwk }) => {
+    const { d: _d, kid: _kid, ...publicJwk } = jwk;
+    const request = new Request("https://origin.example/x");
+    await expect(verifySignetRequest(request, { keys: publicJwk })).rejects.toThrow(/published RFC 9421 test key/);
+    const app = new Hono().use("*", signetOrigin({ keys: publicJwk }));
+    app.onError((err) => new Response(err.message, { status: 500 }));
+    const response = await app.fetch(request);
+    expect(response.status).toBe(500);
+    expect(await response.text()).toMatch(/published RFC 9421 test key/);
   });
 });
