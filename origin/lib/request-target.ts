@@ -6,7 +6,14 @@
  * @module
  */
 
-/** A request target the helper checked: the target URI it verifies, and its parts. */
+/**
+ * A request target the helper checked: the target URI it verifies, and its parts.
+ *
+ * @example
+ * ```ts
+ * const target: CheckedTarget = { url: "https://o.example/a?b=1", authority: "o.example", path: "/a", query: "?b=1" };
+ * ```
+ */
 export interface CheckedTarget {
   /** The absolute target URI: `scheme://authority/path?query`, exactly what the attestation is checked against. */
   readonly url: string;
