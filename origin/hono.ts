@@ -21,6 +21,8 @@ import { verifySignetRequest } from "./verify-signet-request.ts";
 export interface SignetOriginVariables {
   /** The agent Signet verified, or `null` for an attested anonymous request. */
   signetAgent: VerifiedAgent | null;
+  /** Whether the body is bound to the attestation (`false` when Signet marked it `Signet-Body: unbound`). */
+  signetBodyBound: boolean;
 }
 
 /**
@@ -46,9 +48,50 @@ export interface SignetOriginEnv {
 export interface SignetOriginOptions extends SignetVerifyOptions {
   /**
    * Whether requests Signet attested without an agent pass (with `signetAgent` `null`). Default true; when
-   * false they are refused with `agent_required`.
+   * false, requests without an agent verified at `agentLevel` or above are refused with `agent_required`.
    */
   readonly allowAnonymous?: boolean | undefined;
+  /**
+   * With `allowAnonymous: false`, the lowest identity level accepted, graded `pseudonymous` < `agent` <
+   * `person` < `authorized` (see {@link agentLevelOf}). Default `agent`: self-made pseudonyms (AAuth `hwk`,
+   * `jkt-jwt`, unlisted JWKS) pass only when this is `pseudonymous`.
+   */
+  readonly agentLevel?: AgentLevel | undefined;
+}
+
+/**
+ * How much a verified identity says about who sent a request, lowest first.
+ *
+ * @example
+ * ```ts
+ * AGENT_LEVELS.indexOf("person") > AGENT_LEVELS.indexOf("agent"); // true
+ * ```
+ */
+export const AGENT_LEVELS = Object.freeze(["pseudonymous", "agent", "person", "authorized"] as const);
+
+/**
+ * A level of {@link AGENT_LEVELS}.
+ *
+ * @example
+ * ```ts
+ * const wanted: AgentLevel = "person";
+ * ```
+ */
+export type AgentLevel = (typeof AGENT_LEVELS)[number];
+
+/**
+ * The level of a verified agent: a Web Bot Auth agent (identified by its key directory) is an `agent`; an AAuth
+ * agent has the `level` Signet attested; anything else, or an unknown level, counts as `pseudonymous`.
+ *
+ * @example
+ * ```ts
+ * agentLevelOf({ agent: "urn:jkt:sha-256:...", profile: "aauth", extra: { level: "pseudonymous" }, ... }); // "pseudonymous"
+ * ```
+ */
+export function agentLevelOf(agent: VerifiedAgent): AgentLevel {
+  if (agent.profile === "web-bot-auth") return "agent";
+  const level = agent.extra?.level;
+  return AGENT_LEVELS.find((known) => known === level) ?? "pseudonymous";
 }
 
 const AGENT_REQUIRED_TITLE = "This resource requires an agent verified by Signet";
@@ -61,8 +104,11 @@ const AGENT_REQUIRED_TITLE = "This resource requires an agent verified by Signet
  * when the RFC 9421 core gave one, `signature_error`. They are returned rather than thrown as an
  * `HTTPException` so that this module needs nothing from Hono at run time (its Hono imports are types only).
  *
- * @param options Signet's public key(s), the freshness and replay policy of {@link verifySignetRequest}, and
- *   `allowAnonymous` (default true)
+ * The handlers see the verified request: `c.req.raw` is the request whose URL, method, headers and (from a
+ * clone) body the attestation was checked against.
+ *
+ * @param options Signet's public key(s), the freshness, body and replay policy of {@link verifySignetRequest},
+ *   `allowAnonymous` (default true) and `agentLevel` (default `agent`)
  * @throws {TypeError} for unusable options
  *
  * @example
@@ -79,15 +125,30 @@ export function signetOrigin(options: SignetOriginOptions): MiddlewareHandler<Si
   compileOptions(options, "signetOrigin");
   const allowAnonymous = options.allowAnonymous ?? true;
   if (typeof allowAnonymous !== "boolean") throw new TypeError("signetOrigin: allowAnonymous must be a boolean");
+  const agentLevel = options.agentLevel ?? "agent";
+  if (!AGENT_LEVELS.includes(agentLevel)) {
+    throw new TypeError(`signetOrigin: agentLevel must be one of ${AGENT_LEVELS.join(", ")}`);
+  }
+  const lowest = AGENT_LEVELS.indexOf(agentLevel);
   return async function signetOriginMiddleware(c, next) {
     const result = await verifySignetRequest(c.req.raw, options);
     if (!result.ok) {
       return refusal(result.reason, SIGNET_FAILURE_REASONS[result.reason].title, result.message, result.signatureError);
     }
-    if (result.agent === null && !allowAnonymous) {
-      return refusal("agent_required", AGENT_REQUIRED_TITLE, "Signet passed this request on without a verified agent");
+    if (!allowAnonymous) {
+      if (result.agent === null) {
+        return refusal(
+          "agent_required",
+          AGENT_REQUIRED_TITLE,
+          "Signet passed this request on without a verified agent",
+        );
+      }
+      if (AGENT_LEVELS.indexOf(agentLevelOf(result.agent)) < lowest) {
+        return refusal("agent_required", AGENT_REQUIRED_TITLE, `the verified agent is below the level "${agentLevel}"`);
+      }
     }
     c.set("signetAgent", result.agent);
+    c.set("signetBodyBound", result.body !== null);
     await next();
     return undefined;
   };

@@ -6,7 +6,16 @@
  * @module
  */
 export type { VerifiedAgent } from "../worker/identity/verified-agent.ts";
-export { type SignetOriginEnv, type SignetOriginOptions, type SignetOriginVariables, signetOrigin } from "./hono.ts";
+export {
+  AGENT_LEVELS,
+  type AgentLevel,
+  agentLevelOf,
+  type SignetOriginEnv,
+  type SignetOriginOptions,
+  type SignetOriginVariables,
+  signetOrigin,
+} from "./hono.ts";
+export { createMemoryReplayCache, DEFAULT_REPLAY_CACHE_SIZE } from "./lib/memory-replay-cache.ts";
 export { type NodeVerifyOptions, verifyNodeRequest } from "./node.ts";
 export {
   SIGNET_FAILURE_REASON_CODES,

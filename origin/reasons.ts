@@ -23,8 +23,16 @@ export const SIGNET_FAILURE_REASONS = Object.freeze({
   attestation_invalid: { title: "The Signet attestation is not valid" },
   /** The attestation has expired, is older than `maxAge`, or was created in the future. */
   attestation_expired: { title: "The Signet attestation has expired" },
-  /** The attestation's nonce was seen before. */
+  /** The attestation's nonce was seen before (or the in-memory replay cache is full of live nonces). */
   attestation_replayed: { title: "The Signet attestation was already used" },
+  /**
+   * The request's `Host` (or `:authority`) is not a valid authority (host and optional port only), appears more
+   * than once, or disagrees with an absolute-form target or the request URL; or the target is not plain path
+   * and query. Nothing is verified: the helper cannot say which request the application would act on.
+   */
+  target_invalid: { title: "The request target is not one an attestation can be checked against" },
+  /** The attestation binds the body by `content-digest`, and the body is larger than `maxBodyBytes`. */
+  body_too_large: { title: "The request body is too large to check against the Signet attestation" },
   /** The attestation verified, and the `Verified-Agent` it covers cannot be parsed. */
   identity_malformed: { title: "The Verified-Agent header cannot be parsed" },
 } as const);
@@ -40,7 +48,8 @@ export const SIGNET_FAILURE_REASONS = Object.freeze({
 export type SignetFailureReason = keyof typeof SIGNET_FAILURE_REASONS;
 
 /**
- * The reasons of the Hono middleware's problem responses: {@link SignetFailureReason} or `agent_required`.
+ * The reasons of the Hono middleware's problem responses: {@link SignetFailureReason} or `agent_required` (no
+ * verified agent, or one below the level the origin asks for).
  *
  * @example
  * ```ts

@@ -9,8 +9,10 @@ import { buildResourceMetadata } from "./aauth/index.ts";
 import { configurationFor } from "./configuration.ts";
 import type { Env } from "./env.ts";
 import { sendToOrigin, toOrigin } from "./forward.ts";
+import { BodyUnreadableError } from "./identity/attestation.ts";
 import type { SignetVariables } from "./middleware.ts";
 import { problemResponse, type Rejection, rejectionStatus } from "./problem-response.ts";
+import { isSignatureError } from "./rfc9421/index.ts";
 
 type App = { Bindings: Env; Variables: SignetVariables };
 
@@ -71,10 +73,22 @@ app.all("*", async (c) => {
   let outgoing: Request;
   try {
     outgoing = await attester.attest(toSend, identity, monitored);
-  } catch {
+  } catch (err) {
+    if (err instanceof BodyUnreadableError) {
+      return problemResponse({ reason: "body_unreadable", detail: "the request body could not be read" });
+    }
+    if (identity !== undefined) {
+      // Never forwarded anonymous: a verified identity that cannot be attached refuses the request.
+      console.error(`signet: identity not attachable: ${(err as Error).message}`);
+      return problemResponse({
+        reason: "identity_unattachable",
+        detail: "the verified identity cannot be attached to the forwarded request",
+      });
+    }
+    if (!isSignatureError(err)) throw err;
     // The client's own Signature-Input/Signature cannot be parsed, so no signature can stand beside them. Such a
-    // request only gets this far where nothing required a signature (a `none` route, or monitor mode): its
-    // unusable signature fields go, and the request is forwarded anonymous and attested.
+    // request only gets this far where nothing required a signature (a `none` route, or monitor mode) and no
+    // identity was verified: its unusable signature fields go, and it is forwarded anonymous and attested.
     const headers = new Headers(toSend.headers);
     headers.delete("signature-input");
     headers.delete("signature");

@@ -40,6 +40,13 @@ export const REJECTION_REASONS = {
   insufficient_scope: { status: 403, title: "The auth token does not grant the scope this resource needs" },
   /** The agent verified and is on a deny list. */
   agent_denied: { status: 403, title: "This agent is denied" },
+  /**
+   * An identity was verified and cannot be attached to the forwarded request as a `Verified-Agent` that reads
+   * back as itself (text that is not well-formed Unicode, say): refused rather than forwarded anonymous.
+   */
+  identity_unattachable: { status: 400, title: "The verified identity cannot be passed on to the origin" },
+  /** The request body failed while Signet read it to bind it to the attestation (the client stopped sending). */
+  body_unreadable: { status: 400, title: "The request body could not be read" },
   /** The replay store could not be reached, and the route fails closed. */
   replay_store_unavailable: { status: 503, title: "Replay protection is unavailable" },
   /** Signet's own configuration is unusable; it refuses everything rather than guess. */

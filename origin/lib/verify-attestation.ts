@@ -5,7 +5,15 @@
  * @module
  */
 
-import { ATTESTATION_COMPONENTS, ATTESTATION_TAG, SIGNET_MONITOR_HEADER } from "../../worker/identity/attestation.ts";
+import {
+  ATTESTATION_COMPONENTS,
+  ATTESTATION_REQUEST_HEADERS,
+  ATTESTATION_TAG,
+  DEFAULT_MAX_DIGEST_BYTES,
+  SIGNET_BODY_HEADER,
+  SIGNET_BODY_UNBOUND,
+  SIGNET_MONITOR_HEADER,
+} from "../../worker/identity/attestation.ts";
 import { parseVerifiedAgent, VERIFIED_AGENT_HEADER, type VerifiedAgent } from "../../worker/identity/verified-agent.ts";
 import {
   algorithmForJwk,
@@ -15,6 +23,7 @@ import {
   type Jwk,
   jwkThumbprint,
   privateMembersOf,
+  RFC9421_TEST_KEY_THUMBPRINTS,
   SignatureError,
   type SignatureErrorCode,
   type SignatureOutcome,
@@ -24,33 +33,10 @@ import {
   verifySignatures,
 } from "../../worker/rfc9421/index.ts";
 import type { SignetFailureReason } from "../reasons.ts";
+import { createMemoryReplayCache, DEFAULT_REPLAY_CACHE_SIZE, type ReplayCache } from "./memory-replay-cache.ts";
+import type { CheckedTarget } from "./request-target.ts";
 
-/**
- * Where nonces are remembered, so that each attestation is accepted once. Share it between all instances of
- * the origin (a database or a cache with an atomic "set if absent"); an in-memory one protects one process only.
- *
- * @example
- * ```ts
- * const seen = new Map<string, number>();
- * const replayCache: ReplayCache = {
- *   claim(nonce, expiresAt) {
- *     const now = Date.now() / 1000;
- *     for (const [n, until] of seen) if (until < now) seen.delete(n);
- *     if (seen.has(nonce)) return false;
- *     seen.set(nonce, expiresAt);
- *     return true;
- *   },
- * };
- * ```
- */
-export interface ReplayCache {
-  /**
-   * Records a nonce atomically. Returns `true` when it is new, `false` when it was already recorded (a replay);
-   * anything but `true` counts as a replay. The nonce need not be kept after `expiresAt` (Unix seconds): by then
-   * the verifier refuses the attestation as expired or too old anyway.
-   */
-  claim(nonce: string, expiresAt: number): boolean | Promise<boolean>;
-}
+export type { ReplayCache } from "./memory-replay-cache.ts";
 
 /**
  * What an origin needs to verify Signet's attestations.
@@ -69,8 +55,19 @@ export interface SignetVerifyOptions {
   readonly clockSkew?: number | undefined;
   /** The current time in Unix seconds. Default: the system clock. */
   readonly now?: (() => number) | undefined;
-  /** Replay protection: every accepted nonce is claimed here. Without it, an attestation can be replayed until it expires. */
+  /**
+   * Replay protection: every accepted nonce is claimed here. Default: an in-memory cache of at most
+   * `replayCacheSize` live nonces per options object, which protects one process; pass a shared
+   * {@link ReplayCache} when the origin runs as several.
+   */
   readonly replayCache?: ReplayCache | undefined;
+  /** The most live nonces the default in-memory replay cache holds (full of live ones, it refuses). Default 65536. */
+  readonly replayCacheSize?: number | undefined;
+  /**
+   * The largest body, in bytes, read to check the attestation's `content-digest`; a bound body larger than this
+   * is refused with `body_too_large`. Default 1 MiB, Signet's own default digest limit.
+   */
+  readonly maxBodyBytes?: number | undefined;
 }
 
 /**
@@ -97,6 +94,16 @@ export interface SignetVerified {
   readonly created: number;
   readonly expires: number;
   readonly nonce: string;
+  /** The method that was verified. */
+  readonly method: string;
+  /** The target URI that was verified (`scheme://authority/path?query`): route on this, nothing else. */
+  readonly url: string;
+  /**
+   * The body the attestation binds, as verified against its `content-digest` (empty for a request without a
+   * body); `null` when Signet forwarded a body too large to digest (`Signet-Body: unbound`): then the body is
+   * not covered by the attestation, and may have been altered after Signet.
+   */
+  readonly body: Uint8Array | null;
 }
 
 /**
@@ -129,14 +136,16 @@ export type SignetVerification = SignetVerified | SignetRefused;
 
 /** Options after checking: the core policies, and the keys imported on first use. */
 export interface CompiledOptions {
-  /**
-   * The core policy by which of Signet's headers the request carries (`Verified-Agent`, `Signet-Monitor`):
-   * every one present must be covered by the attestation.
-   */
-  readonly policies: Readonly<Record<"none" | "agent" | "monitor" | "agent+monitor", VerifyOptions>>;
+  /** The core policy; per request, every covered header the request carries is added to its required components. */
+  readonly base: VerifyOptions;
+  /** Settles when Signet's keys are imported; rejects (a `TypeError`) for a key that cannot serve. */
+  readonly keysReady: Promise<unknown>;
+  /** The policy per combination of covered headers present ({@link policyFor}); at most a few dozen. */
+  readonly policies: Map<string, VerifyOptions>;
   readonly maxAge: number;
   readonly clockSkew: number;
-  readonly replayCache: ReplayCache | undefined;
+  readonly maxBodyBytes: number;
+  readonly replayCache: ReplayCache;
 }
 
 const DEFAULT_MAX_AGE = 60;
@@ -154,7 +163,7 @@ const compiledOptions = new WeakMap<object, CompiledOptions>();
  *
  * @param where the caller's name, for messages
  * @throws {TypeError} for unusable options: no keys, a private or HMAC key, a key of no RFC 9421 algorithm,
- *   negative `maxAge` or `clockSkew`, a `replayCache` without `claim`
+ *   negative `maxAge`, `clockSkew` or `maxBodyBytes`, a `replayCache` without `claim`, a bad `replayCacheSize`
  */
 export function compileOptions(options: SignetVerifyOptions, where: string): CompiledOptions {
   if (typeof options !== "object" || options === null) throw new TypeError(`${where} needs options`);
@@ -168,14 +177,20 @@ export function compileOptions(options: SignetVerifyOptions, where: string): Com
   if (options.now !== undefined && typeof options.now !== "function") {
     throw new TypeError(`${where}: now must be a function returning Unix seconds`);
   }
-  const { replayCache } = options;
+  const maxBodyBytes = nonNegative(options.maxBodyBytes, DEFAULT_MAX_DIGEST_BYTES, `${where}: maxBodyBytes`);
+  const { replayCache, replayCacheSize } = options;
   if (replayCache !== undefined && typeof replayCache?.claim !== "function") {
     throw new TypeError(`${where}: replayCache must have a claim(nonce, expiresAt) method`);
   }
+  if (replayCacheSize !== undefined && (!Number.isSafeInteger(replayCacheSize) || replayCacheSize < 1)) {
+    throw new TypeError(`${where}: replayCacheSize must be a whole number >= 1`);
+  }
+  const clock = options.now ?? (() => Date.now() / 1000);
 
-  let imported: Promise<Map<string, VerificationKey>> | undefined;
+  // Imported now, so that a test key or an unusable key shows at the first request at the latest.
+  const imported = importKeys(jwks, where);
+  imported.catch(() => undefined);
   const keys: VerifyOptions["keys"] = async ({ keyid }) => {
-    imported ??= importKeys(jwks, where);
     const byThumbprint = await imported;
     return keyid === undefined ? undefined : byThumbprint.get(keyid);
   };
@@ -187,25 +202,16 @@ export function compileOptions(options: SignetVerifyOptions, where: string): Com
     maxAge,
     clockSkew,
     now: options.now,
-    // Nothing body-related is covered, and the body is never read.
-    checkContentDigest: false,
+    checkContentDigest: true,
   };
-  const agent = VERIFIED_AGENT_HEADER.toLowerCase();
-  const monitor = SIGNET_MONITOR_HEADER.toLowerCase();
-  const covering = (...extra: string[]): VerifyOptions => ({
-    ...base,
-    requiredComponents: [...ATTESTATION_COMPONENTS, ...extra],
-  });
   const compiled: CompiledOptions = {
-    policies: {
-      none: base,
-      agent: covering(agent),
-      monitor: covering(monitor),
-      "agent+monitor": covering(agent, monitor),
-    },
+    base,
+    keysReady: imported,
+    policies: new Map(),
     maxAge,
     clockSkew,
-    replayCache,
+    maxBodyBytes,
+    replayCache: replayCache ?? createMemoryReplayCache(replayCacheSize ?? DEFAULT_REPLAY_CACHE_SIZE, clock),
   };
   compiledOptions.set(options, compiled);
   return compiled;
@@ -229,6 +235,9 @@ async function importKeys(jwks: readonly Jwk[], where: string): Promise<Map<stri
   for (const [i, jwk] of jwks.entries()) {
     try {
       const thumbprint = await jwkThumbprint(jwk);
+      if (RFC9421_TEST_KEY_THUMBPRINTS.has(thumbprint)) {
+        throw new TypeError("it is a published RFC 9421 test key, which anyone can sign with");
+      }
       map.set(thumbprint, await importVerificationKey(jwk, { keyid: thumbprint }));
     } catch (cause) {
       const detail = cause instanceof Error ? cause.message : String(cause);
@@ -247,24 +256,33 @@ function nonNegative(value: number | undefined, fallback: number, where: string)
 }
 
 /**
- * Judges one request message. Never throws for anything in the message; only a key that cannot be imported
- * (a configuration error, as a `TypeError`) or a failing replay cache can make it throw.
+ * Judges one request message, whose target the adapter already checked. The body is read (through
+ * `message.body`) only to check a covered `content-digest`. Never throws for anything in the message; only a key
+ * that cannot be imported (a configuration error, as a `TypeError`) or a failing replay cache can make it throw.
  */
 export async function verifyAttestation(
   message: HttpRequestMessage,
+  target: CheckedTarget,
   compiled: CompiledOptions,
 ): Promise<SignetVerification> {
+  // A configuration error (a test key, a key that cannot be imported) shows on every request, signed or not.
+  await compiled.keysReady;
   const agentValue = combinedField(message.headers, VERIFIED_AGENT_HEADER);
   const monitorValue = combinedField(message.headers, SIGNET_MONITOR_HEADER);
-  const which =
-    agentValue === undefined
-      ? monitorValue === undefined
-        ? "none"
-        : "monitor"
-      : monitorValue === undefined
-        ? "agent"
-        : "agent+monitor";
-  const policy = compiled.policies[which];
+  const bodyValue = combinedField(message.headers, SIGNET_BODY_HEADER);
+  if (bodyValue !== undefined && bodyValue !== SIGNET_BODY_UNBOUND) {
+    return refuse("attestation_invalid", `${SIGNET_BODY_HEADER} has a value Signet never sets`);
+  }
+  // Every Signet header and every header the origin acts on that the request carries must be covered; the body
+  // is bound by content-digest unless Signet said it is not.
+  const present: string[] = ATTESTATION_REQUEST_HEADERS.filter(
+    (name) => combinedField(message.headers, name) !== undefined,
+  );
+  present.push(bodyValue === undefined ? "content-digest" : SIGNET_BODY_HEADER.toLowerCase());
+  if (agentValue !== undefined) present.push(VERIFIED_AGENT_HEADER.toLowerCase());
+  if (monitorValue !== undefined) present.push(SIGNET_MONITOR_HEADER.toLowerCase());
+  const policy = policyFor(present, compiled);
+
   let outcomes: SignatureOutcome[];
   try {
     outcomes = await verifySignatures(message, policy);
@@ -288,7 +306,11 @@ export async function verifyAttestation(
   const verified = ours.flatMap((o) => (o.verified ? [o.result] : []));
   if (verified.length === 0) {
     const failure = ours[0] as Extract<SignatureOutcome, { verified: false }>;
-    const reason = EXPIRY_CODES.has(failure.error.code) ? "attestation_expired" : "attestation_invalid";
+    const reason = EXPIRY_CODES.has(failure.error.code)
+      ? "attestation_expired"
+      : failure.error.code === "missing_body"
+        ? "body_too_large"
+        : "attestation_invalid";
     return refuse(reason, `the attestation "${failure.label}" does not hold: ${failure.error.message}`, failure.error);
   }
 
@@ -300,26 +322,125 @@ export async function verifyAttestation(
     }
     agent = parsed;
   }
+  const body = bodyValue === undefined ? await bodyOf(message) : null;
   for (const result of verified) {
-    if (await claim(result, compiled)) return success(result, agent, monitorValue ?? null);
+    if (await claim(result, compiled)) {
+      return success(result, { agent, monitor: monitorValue ?? null, method: message.method, url: target.url, body });
+    }
   }
   return refuse("attestation_replayed", "the attestation's nonce was already used");
 }
 
-/** Claims the nonce: `true` when fresh (or when there is no cache). Anything but `true` from the cache refuses. */
+/**
+ * The core policy requiring the attestation components plus `present` (request headers, either plain or as
+ * `;bs`), built once per combination.
+ */
+function policyFor(present: readonly string[], compiled: CompiledOptions): VerifyOptions {
+  const key = present.join(" ");
+  let policy = compiled.policies.get(key);
+  if (policy === undefined) {
+    const requiredComponents: Array<string | string[]> = [...ATTESTATION_COMPONENTS];
+    for (const name of present) {
+      requiredComponents.push(
+        (ATTESTATION_REQUEST_HEADERS as readonly string[]).includes(name) ? [name, `"${name}";bs`] : name,
+      );
+    }
+    policy = { ...compiled.base, requiredComponents };
+    compiled.policies.set(key, policy);
+  }
+  return policy;
+}
+
+/** The body the core already read to check content-digest (the adapters memoise it). */
+async function bodyOf(message: HttpRequestMessage): Promise<Uint8Array> {
+  const body = typeof message.body === "function" ? await message.body() : message.body;
+  return body ?? new Uint8Array(0);
+}
+
+/**
+ * Memoises a body reader and caps it at `limit` bytes: a larger body is refused as `missing_body` (the
+ * attestation cannot be checked without reading it all).
+ *
+ * @example
+ * ```ts
+ * const body = limitedBody(() => readAll(req), compiled.maxBodyBytes);
+ * ```
+ */
+export function limitedBody(
+  read: (limit: number) => Promise<Uint8Array | undefined>,
+  limit: number,
+): () => Promise<Uint8Array> {
+  let once: Promise<Uint8Array> | undefined;
+  return () => {
+    once ??= read(limit).then((bytes) => {
+      if (bytes === undefined) {
+        throw new SignatureError("missing_body", `the body is larger than maxBodyBytes (${limit}), so it was not read`);
+      }
+      return bytes;
+    });
+    return once;
+  };
+}
+
+/**
+ * Reads a stream to the end, or gives `undefined` as soon as it exceeds `limit` bytes (cancelling the rest).
+ *
+ * @example
+ * ```ts
+ * const bytes = await readStreamLimited(request.clone().body, 1_048_576);
+ * ```
+ */
+export async function readStreamLimited(
+  stream: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<Uint8Array | undefined> {
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** Claims the nonce: `true` when fresh. Anything but `true` from the cache refuses. */
 async function claim(result: VerifiedSignature, compiled: CompiledOptions): Promise<boolean> {
   const { created, expires, nonce } = result.params as { created: number; expires: number; nonce: string };
-  if (compiled.replayCache === undefined) return true;
   // After this instant the attestation is refused as expired or too old anyway.
   const expiresAt = Math.min(expires, created + compiled.maxAge) + compiled.clockSkew;
   return (await compiled.replayCache.claim(nonce, expiresAt)) === true;
 }
 
-function success(result: VerifiedSignature, agent: VerifiedAgent | null, monitor: string | null): SignetVerified {
+function success(
+  result: VerifiedSignature,
+  judged: Pick<SignetVerified, "agent" | "monitor" | "method" | "url" | "body">,
+): SignetVerified {
   const { created, expires, nonce } = result.params as { created: number; expires: number; nonce: string };
-  return { ok: true, agent, monitor, keyid: result.keyid as string, label: result.label, created, expires, nonce };
+  return { ok: true, ...judged, keyid: result.keyid as string, label: result.label, created, expires, nonce };
 }
 
-function refuse(reason: SignetFailureReason, message: string, error?: SignatureError): SignetRefused {
+/**
+ * A refusal.
+ *
+ * @example
+ * ```ts
+ * return refuse("target_invalid", "the Host header is not a valid authority");
+ * ```
+ */
+export function refuse(reason: SignetFailureReason, message: string, error?: SignatureError): SignetRefused {
   return { ok: false, reason, message, signatureError: error?.code };
 }

@@ -24,6 +24,7 @@ import {
 } from "../../worker/identity/attestation.ts";
 import { serializeVerifiedAgent, type VerifiedAgent } from "../../worker/identity/verified-agent.ts";
 import {
+  createContentDigest,
   importSigningKey,
   importVerificationKey,
   type Jwk,
@@ -101,6 +102,9 @@ async function signAs(
   label = "signet",
 ): Promise<Request> {
   const headers = new Headers(request.headers);
+  if (components.includes("content-digest") && !headers.has("content-digest")) {
+    headers.set("content-digest", EMPTY_DIGEST);
+  }
   const signed = await signMessage(
     { kind: "request", method: request.method, targetUri: request.url, headers },
     { key: await importSigningKey(jwk), components, params, label },
@@ -114,7 +118,9 @@ function attestationParams(keyid: string, created = nowSeconds()): SignaturePara
   return { created, expires: created + 30, nonce: crypto.randomUUID(), keyid, tag: ATTESTATION_TAG };
 }
 
-const FULL_COMPONENTS = ["@method", "@authority", "@path", "@query", "verified-agent"];
+const FULL_COMPONENTS = ["@method", "@authority", "@path", "@query", "content-digest", "verified-agent"];
+/** `Content-Digest` of the empty body. */
+const EMPTY_DIGEST = "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:";
 
 function expectRefused(result: SignetVerification, reason: string, signatureError?: string) {
   expect(result.ok, JSON.stringify(result)).toBe(false);
@@ -140,7 +146,7 @@ describe("createAttester", () => {
     expect(attester.publicJwk).not.toHaveProperty("d");
   });
 
-  it("signs @method @authority @path @query verified-agent with created, expires, nonce, keyid and tag", async () => {
+  it("signs @method @authority @path @query content-digest verified-agent with created, expires, nonce, keyid and tag", async () => {
     const before = nowSeconds();
     const attested = await attester.attest(new Request(URL_, { method: "DELETE" }), IDENTITY);
     const entry = signatureInput(attested, "signet");
@@ -155,6 +161,7 @@ describe("createAttester", () => {
     expect(attested.headers.get("verified-agent")).toBe(serializeVerifiedAgent(IDENTITY));
     expect(attested.method).toBe("DELETE");
     expect(attested.url).toBe(URL_);
+    expect(attested.headers.get("content-digest")).toBe(EMPTY_DIGEST);
   });
 
   it("uses a fresh nonce every time", async () => {
@@ -172,6 +179,7 @@ describe("createAttester", () => {
       "@authority",
       "@path",
       "@query",
+      "content-digest",
     ]);
     expect(attested.headers.has("verified-agent")).toBe(false);
   });
@@ -187,7 +195,7 @@ describe("createAttester", () => {
     expect(identified.headers.get("verified-agent")).toBe(serializeVerifiedAgent(IDENTITY));
   });
 
-  it("moves the body stream to the new request without reading it", async () => {
+  it("reads a body within the digest limit, binds it by content-digest and forwards the same bytes", async () => {
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(new TextEncoder().encode("chunk-1;"));
@@ -199,12 +207,25 @@ describe("createAttester", () => {
     const attested = await attester.attest(request, IDENTITY);
     expect(request.bodyUsed).toBe(true);
     expect(attested.body).toBeInstanceOf(ReadableStream);
-    expect(await attested.text()).toBe("chunk-1;chunk-2");
+    expect(signatureInput(attested, "signet").components.map((c) => c.name)).toEqual([
+      "@method",
+      "@authority",
+      "@path",
+      "@query",
+      "content-type",
+      "content-digest",
+      "verified-agent",
+    ]);
+    expect(attested.headers.get("content-digest")).toBe(
+      await createContentDigest(new TextEncoder().encode("chunk-1;chunk-2")),
+    );
+    expect(await attested.clone().text()).toBe("chunk-1;chunk-2");
     expect(attested.headers.get("content-type")).toBe("text/plain");
+    expect(await verifySignetRequest(attested, options)).toMatchObject({ ok: true, agent: IDENTITY });
   });
 
   it("names the headers Signet owns, for stripping", () => {
-    expect(SIGNET_IDENTITY_HEADERS).toEqual(["Verified-Agent", "Signet-Monitor"]);
+    expect(SIGNET_IDENTITY_HEADERS).toEqual(["Verified-Agent", "Signet-Monitor", "Signet-Body"]);
   });
 
   it.each([
@@ -258,6 +279,9 @@ describe("verifySignetRequest", () => {
       created: expect.any(Number),
       expires: expect.any(Number),
       nonce: expect.any(String),
+      method: "GET",
+      url: URL_,
+      body: new Uint8Array(0),
     });
   });
 
@@ -387,7 +411,7 @@ describe("verifySignetRequest", () => {
       });
       expectRefused(await verifySignetRequest(noQuery, options), "attestation_invalid", "missing_required_component");
       const { nonce: _nonce, ...withoutNonce } = attestationParams(signet.thumbprint);
-      const noNonce = await signAs(plain, signet.privateJwk, FULL_COMPONENTS.slice(0, 4), withoutNonce);
+      const noNonce = await signAs(plain, signet.privateJwk, FULL_COMPONENTS.slice(0, 5), withoutNonce);
       expectRefused(await verifySignetRequest(noNonce, options), "attestation_invalid", "missing_required_parameter");
     });
 
@@ -462,6 +486,8 @@ describe("verifySignetRequest", () => {
       "attestation_invalid",
       "attestation_expired",
       "attestation_replayed",
+      "target_invalid",
+      "body_too_large",
       "identity_malformed",
     ]);
   });

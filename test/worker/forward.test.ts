@@ -47,7 +47,7 @@ describe("forwarding to a real HTTP origin on 127.0.0.1", async () => {
     SIGNET_ATTESTATION_KEY: JSON.stringify(await crypto.subtle.exportKey("jwk", pair.privateKey)),
   };
 
-  it("rewrites only scheme, host and port and streams the body", async () => {
+  it("rewrites only scheme, host and port and forwards the body it digested", async () => {
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(new TextEncoder().encode("chunk-1;"));
@@ -72,10 +72,31 @@ describe("forwarding to a real HTTP origin on 127.0.0.1", async () => {
       body: "chunk-1;chunk-2",
     });
     expect(echoed.headers["x-trace"]).toBe("def456");
-    // A body of unknown length goes out chunked: it was streamed, not buffered into a Content-Length body.
-    expect(echoed.headers["transfer-encoding"]).toBe("chunked");
+    // A body within the digest limit is read to bind it to the attestation, and goes out with its length.
+    expect(echoed.headers["content-length"]).toBe("15");
+    expect(echoed.headers["content-digest"]).toMatch(/^sha-256=:/);
     expect(echoed.headers.host).toBe(new URL(env.ORIGIN_URL).host);
   });
+
+  it("streams a body beyond the digest limit on unread (chunked), marked Signet-Body: unbound", async () => {
+    const chunk = new Uint8Array(256 * 1024).fill(0x61);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === 5) return controller.close();
+        sent++;
+        controller.enqueue(chunk);
+      },
+    });
+    const request = new Request("https://signet.example/v1/upload", { method: "PUT", body });
+    const response = await app.fetch(request, env);
+    expect(response.status).toBe(200);
+    const echoed: LocalOriginEcho = await response.json();
+    expect(echoed.body.length).toBe(5 * 256 * 1024);
+    expect(echoed.headers["transfer-encoding"]).toBe("chunked");
+    expect(echoed.headers["signet-body"]).toBe("unbound");
+    expect(echoed.headers["content-digest"]).toBeUndefined();
+  }, 60_000);
 
   it("returns the origin's redirect instead of following it", async () => {
     const response = await app.fetch(new Request("https://signet.example/redirect"), env);

@@ -3,8 +3,9 @@
  * `signet-attestation`, that lets the origin prove a request (and its `Verified-Agent` header, when there is
  * one) came through Signet, recently, exactly once.
  *
- * The attestation covers `@method`, `@authority`, `@path`, `@query` and, when Signet identified the agent,
- * `verified-agent`. Its parameters are `created`, `expires`, a fresh random `nonce`, `keyid` (the RFC 7638
+ * The attestation covers `@method`, `@authority`, `@path`, `@query`, `content-type` and `authorization` when the
+ * request has them, the body (a `content-digest` Signet checks or computes, or `signet-body: unbound` for a body
+ * larger than the digest limit) and, when Signet identified the agent, `verified-agent`. Its parameters are `created`, `expires`, a fresh random `nonce`, `keyid` (the RFC 7638
  * thumbprint of Signet's key) and `tag="signet-attestation"`. Anonymous requests are attested too, so that an
  * origin can refuse traffic that went around Signet. The origin side is in `origin/`.
  *
@@ -13,6 +14,7 @@
 import {
   algorithmForJwk,
   algorithmSpec,
+  createContentDigest,
   encodeBase64Url,
   type HttpRequestMessage,
   importSigningKey,
@@ -21,17 +23,14 @@ import {
   jwkThumbprint,
   parseStrictDictionary,
   publicJwkOf,
+  RFC9421_TEST_KEY_THUMBPRINTS,
   type SignatureAlgorithm,
   SignatureError,
   type SigningKey,
   signMessage,
+  verifyContentDigest,
 } from "../rfc9421/index.ts";
-import {
-  parseVerifiedAgent,
-  serializeVerifiedAgent,
-  VERIFIED_AGENT_HEADER,
-  type VerifiedAgent,
-} from "./verified-agent.ts";
+import { serializeVerifiedAgent, VERIFIED_AGENT_HEADER, type VerifiedAgent } from "./verified-agent.ts";
 
 /**
  * The monitor-mode header Signet sets on requests it would have refused (see the policy's monitor mode).
@@ -44,6 +43,49 @@ import {
 export const SIGNET_MONITOR_HEADER = "Signet-Monitor";
 
 /**
+ * The header Signet sets, and the attestation covers, when it forwards a body too large to digest
+ * (`Signet-Body: unbound`): the origin then knows the body is not bound to the attestation. Every other
+ * attestation covers `content-digest` instead, of the empty body too.
+ *
+ * @example
+ * ```ts
+ * if (request.headers.get(SIGNET_BODY_HEADER) === SIGNET_BODY_UNBOUND) await treatBodyAsUntrusted(request);
+ * ```
+ */
+export const SIGNET_BODY_HEADER = "Signet-Body";
+
+/**
+ * The value of {@link SIGNET_BODY_HEADER}: the body was forwarded without a digest.
+ *
+ * @example
+ * ```ts
+ * headers.set(SIGNET_BODY_HEADER, SIGNET_BODY_UNBOUND);
+ * ```
+ */
+export const SIGNET_BODY_UNBOUND = "unbound";
+
+/**
+ * The default largest body, in bytes, that Signet reads to digest for the attestation (1 MiB); a larger body is
+ * streamed on unread and marked `Signet-Body: unbound`.
+ *
+ * @example
+ * ```ts
+ * await createAttester({ privateJwk, maxDigestBytes: DEFAULT_MAX_DIGEST_BYTES }); // the default
+ * ```
+ */
+export const DEFAULT_MAX_DIGEST_BYTES = 1_048_576;
+
+/**
+ * The largest `maxDigestBytes` {@link createAttester} accepts (16 MiB: the body is held in memory to hash it).
+ *
+ * @example
+ * ```ts
+ * await createAttester({ privateJwk, maxDigestBytes: MAX_DIGEST_BYTES_LIMIT }); // accepted; one more throws
+ * ```
+ */
+export const MAX_DIGEST_BYTES_LIMIT = 16_777_216;
+
+/**
  * Every header whose meaning Signet owns. Client-sent copies must be removed before a request is attested and
  * forwarded: an origin trusts them only because Signet set them.
  *
@@ -53,7 +95,11 @@ export const SIGNET_MONITOR_HEADER = "Signet-Monitor";
  * for (const name of SIGNET_IDENTITY_HEADERS) headers.delete(name);
  * ```
  */
-export const SIGNET_IDENTITY_HEADERS = Object.freeze([VERIFIED_AGENT_HEADER, SIGNET_MONITOR_HEADER] as const);
+export const SIGNET_IDENTITY_HEADERS = Object.freeze([
+  VERIFIED_AGENT_HEADER,
+  SIGNET_MONITOR_HEADER,
+  SIGNET_BODY_HEADER,
+] as const);
 
 /**
  * The `tag` parameter of every attestation signature.
@@ -76,7 +122,8 @@ export const ATTESTATION_TAG = "signet-attestation";
 export const ATTESTATION_LABEL = "signet";
 
 /**
- * The components an attestation always covers, in order; `verified-agent` follows when the header is set.
+ * The components an attestation always covers, in order; then `content-type` and `authorization` when the
+ * request has them, `content-digest` (or `signet-body`), and `verified-agent` and `signet-monitor` when set.
  *
  * @example
  * ```ts
@@ -84,6 +131,17 @@ export const ATTESTATION_LABEL = "signet";
  * ```
  */
 export const ATTESTATION_COMPONENTS = Object.freeze(["@method", "@authority", "@path", "@query"] as const);
+
+/**
+ * The request headers an attestation covers when the request has them (as `;bs` byte sequences when their value
+ * is not printable ASCII): what an origin acts on besides method, target and body.
+ *
+ * @example
+ * ```ts
+ * for (const name of ATTESTATION_REQUEST_HEADERS) if (request.headers.has(name)) mustBeCovered.push(name);
+ * ```
+ */
+export const ATTESTATION_REQUEST_HEADERS = Object.freeze(["content-type", "authorization"] as const);
 
 /**
  * The default attestation lifetime in seconds.
@@ -125,6 +183,11 @@ export interface AttesterOptions {
   readonly validitySeconds?: number | undefined;
   /** The current time in Unix seconds. Default: the system clock. */
   readonly now?: (() => number) | undefined;
+  /**
+   * The largest body, in bytes, read to digest for the attestation; a larger one is streamed on unread and
+   * marked `Signet-Body: unbound`. Default {@link DEFAULT_MAX_DIGEST_BYTES}, at most {@link MAX_DIGEST_BYTES_LIMIT}.
+   */
+  readonly maxDigestBytes?: number | undefined;
 }
 
 /**
@@ -143,24 +206,46 @@ export interface Attester {
   readonly keyid: string;
   readonly algorithm: SignatureAlgorithm;
   readonly validitySeconds: number;
+  /** The largest body read to digest, in bytes. */
+  readonly maxDigestBytes: number;
   /**
-   * Returns a new request to forward: the same method, URL and (streamed, not buffered) body, with any
-   * client-sent identity header removed, `Verified-Agent` set from `identity` when given, `Signet-Monitor` set
-   * from `monitor` when given (monitor mode: the refusal enforce mode would have sent), both covered, and an
-   * attestation signature appended after the client's own signatures, which are kept as they were.
+   * Returns a new request to forward: the same method, URL and body, with any client-sent Signet header removed,
+   * `Verified-Agent` set from `identity` when given, `Signet-Monitor` set from `monitor` when given (monitor
+   * mode: the refusal enforce mode would have sent), and an attestation signature appended after the client's
+   * own signatures, which are kept as they were. The attestation covers the request's `content-type` and
+   * `authorization` when present, and its body: a body of at most `maxDigestBytes` is read, and the client's
+   * `Content-Digest` kept when it matches it, otherwise set to Signet's SHA-256 digest; a larger body is
+   * streamed on, marked `Signet-Body: unbound`.
    *
    * Attest the request exactly as it will reach the origin: `@authority` and `@path` are those of
    * `request.url`, so any rewrite to the origin's host must happen before.
    *
    * @throws {SignatureError} `malformed_signature_input`, `malformed_signature`, `duplicate_label`,
    *   `unsupported_structured_type` or `label_mismatch` (the two fields' labels differ) when the client's
-   *   `Signature-Input` or `Signature` cannot be parsed as a whole (appending to them would not give the origin a readable attestation; refuse such requests first)
-   * @throws {TypeError} when `identity` cannot be serialised as a `Verified-Agent` that parses back
+   *   `Signature-Input` or `Signature` cannot be parsed as a whole (appending to them would not give the origin a
+   *   readable attestation; refuse such requests first)
+   * @throws {TypeError} when `identity` cannot be serialised as a `Verified-Agent` that parses back (checked
+   *   first, before anything is read)
+   * @throws {BodyUnreadableError} when the body stream fails while it is read for the digest
    */
   attest(request: Request, identity: VerifiedAgent | undefined, monitor?: string): Promise<Request>;
 }
 
+/**
+ * Thrown by {@link Attester.attest} when the request body cannot be read (the client stopped sending it, say):
+ * nothing can be forwarded, since the body cannot be bound or passed on.
+ *
+ * @example
+ * ```ts
+ * try { await attester.attest(request, identity); } catch (err) { if (err instanceof BodyUnreadableError) return badRequest(); }
+ * ```
+ */
+export class BodyUnreadableError extends Error {
+  override readonly name = "BodyUnreadableError";
+}
+
 const NONCE_BYTES = 32;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /**
  * Creates Signet's attester. The options are checked once, here: the key is imported, must be asymmetric and
@@ -198,7 +283,18 @@ export async function createAttester(options: AttesterOptions): Promise<Attester
     throw new TypeError("createAttester: an HMAC key cannot attest; origins must verify with a public key");
   }
   const key = await importSigningKey(privateJwk, { algorithm });
+  const maxDigestBytes = options.maxDigestBytes ?? DEFAULT_MAX_DIGEST_BYTES;
+  if (!Number.isSafeInteger(maxDigestBytes) || maxDigestBytes < 0 || maxDigestBytes > MAX_DIGEST_BYTES_LIMIT) {
+    throw new TypeError(
+      `createAttester: maxDigestBytes must be a whole number from 0 to ${MAX_DIGEST_BYTES_LIMIT}, got ${String(maxDigestBytes)}`,
+    );
+  }
   const keyid = await jwkThumbprint(privateJwk);
+  if (RFC9421_TEST_KEY_THUMBPRINTS.has(keyid)) {
+    throw new TypeError(
+      `createAttester: the key ${keyid} is a published RFC 9421 test key, which anyone can sign with; generate Signet's own key`,
+    );
+  }
   const publicJwk = publicHalf(privateJwk, keyid, algorithm);
   await checkKeyPair(key, publicJwk, algorithm);
   const now = options.now ?? (() => Date.now() / 1000);
@@ -208,19 +304,38 @@ export async function createAttester(options: AttesterOptions): Promise<Attester
     keyid,
     algorithm,
     validitySeconds,
+    maxDigestBytes,
     async attest(request: Request, identity: VerifiedAgent | undefined, monitor?: string): Promise<Request> {
+      // Cheap checks first: the identity must have a faithful header form, the signature fields a free label.
+      const agentValue = identity === undefined ? undefined : verifiedAgentValue(identity);
       const headers = new Headers(request.headers);
       for (const name of SIGNET_IDENTITY_HEADERS) headers.delete(name);
+      const label = freeLabel(headers);
       const components: string[] = [...ATTESTATION_COMPONENTS];
-      if (identity !== undefined) {
-        headers.set(VERIFIED_AGENT_HEADER, verifiedAgentValue(identity));
+      for (const name of ATTESTATION_REQUEST_HEADERS) {
+        const value = headers.get(name);
+        // A value with bytes outside printable ASCII is covered as a byte sequence (RFC 9421 §2.1.3).
+        if (value !== null) components.push(PRINTABLE_ASCII.test(value) ? name : `"${name}";bs`);
+      }
+      const body = await readBody(request, maxDigestBytes);
+      if (body.bound) {
+        const current = headers.get("content-digest");
+        if (current === null || !(await digestMatches(current, body.bytes))) {
+          headers.set("content-digest", await sha256Digest(body.bytes));
+        }
+        components.push("content-digest");
+      } else {
+        headers.set(SIGNET_BODY_HEADER, SIGNET_BODY_UNBOUND);
+        components.push(SIGNET_BODY_HEADER.toLowerCase());
+      }
+      if (agentValue !== undefined) {
+        headers.set(VERIFIED_AGENT_HEADER, agentValue);
         components.push(VERIFIED_AGENT_HEADER.toLowerCase());
       }
       if (monitor !== undefined) {
         headers.set(SIGNET_MONITOR_HEADER, monitor);
         components.push(SIGNET_MONITOR_HEADER.toLowerCase());
       }
-      const label = freeLabel(headers);
       const created = Math.floor(now());
       const message: HttpRequestMessage = { kind: "request", method: request.method, targetUri: request.url, headers };
       const signed = await signMessage(message, {
@@ -231,10 +346,86 @@ export async function createAttester(options: AttesterOptions): Promise<Attester
       });
       appendMember(headers, "Signature-Input", signed.signatureInput);
       appendMember(headers, "Signature", signed.signature);
-      // The body stream moves to the new request as it is: nothing is read or buffered here.
-      return new Request(request, { headers });
+      if (request.body === null) return new Request(request, { headers });
+      // A bound body goes on as the bytes that were digested; a larger one as the rest of its stream.
+      const init: RequestInit & { duplex: "half" } = {
+        headers,
+        body: body.bound ? body.bytes : body.stream,
+        duplex: "half",
+      };
+      return new Request(request, init);
     },
   });
+}
+
+/** The body as read for the attestation: all of it, or (beyond the limit) a stream that gives all of it. */
+type ReadBody = { bound: true; bytes: Uint8Array<ArrayBuffer> } | { bound: false; stream: ReadableStream<Uint8Array> };
+
+/**
+ * Reads at most `limit` bytes of the body. A larger body is not read further: the stream returned gives the
+ * bytes read so far and then the rest, unread.
+ */
+async function readBody(request: Request, limit: number): Promise<ReadBody> {
+  if (request.body === null) return { bound: true, bytes: new Uint8Array(0) };
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (cause) {
+      throw new BodyUnreadableError("attest: the request body could not be read", { cause });
+    }
+    const { done, value } = next;
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > limit) return { bound: false, stream: resumed(chunks, reader) };
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return { bound: true, bytes };
+}
+
+/** A stream of `head` and then whatever `reader` still gives. */
+function resumed(head: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
+  const queue = [...head];
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = queue.shift();
+      if (next !== undefined) return controller.enqueue(next);
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
+
+let emptyDigest: Promise<string> | undefined;
+
+/** Signet's `Content-Digest` of a body; the empty body's (every GET) is computed once. */
+function sha256Digest(body: Uint8Array<ArrayBuffer>): Promise<string> {
+  if (body.byteLength > 0) return createContentDigest(body, ["sha-256"]);
+  emptyDigest ??= createContentDigest(body, ["sha-256"]);
+  return emptyDigest;
+}
+
+/** Whether a client's `Content-Digest` holds for the body (every known algorithm in it matches). */
+async function digestMatches(value: string, body: Uint8Array): Promise<boolean> {
+  try {
+    await verifyContentDigest(value, body);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function publicHalf(jwk: Jwk, keyid: string, algorithm: SignatureAlgorithm): Jwk {
@@ -252,11 +443,13 @@ async function checkKeyPair(key: SigningKey, publicJwk: Jwk, algorithm: Signatur
 }
 
 function verifiedAgentValue(identity: VerifiedAgent): string {
-  const value = serializeVerifiedAgent(identity);
-  if (parseVerifiedAgent(value) === undefined) {
-    throw new TypeError("attest: the identity does not serialise to a Verified-Agent value an origin can read");
+  try {
+    return serializeVerifiedAgent(identity);
+  } catch (cause) {
+    throw new TypeError("attest: the identity does not serialise to a Verified-Agent value an origin can read", {
+      cause,
+    });
   }
-  return value;
 }
 
 /**

@@ -210,9 +210,10 @@ export async function echoOf(response: Response): Promise<EchoedRequest> {
   return JSON.parse(text) as EchoedRequest;
 }
 
-/** The forwarded request rebuilt from the echo (URL, method and headers), as the origin would see it. */
+/** The forwarded request rebuilt from the echo (URL, method, headers and body), as the origin would see it. */
 export function requestFromEcho(echo: EchoedRequest): Request {
-  return new Request(echo.url, { method: echo.method, headers: echo.headers });
+  const body = echo.method === "GET" || echo.method === "HEAD" || echo.body === "" ? undefined : echo.body;
+  return new Request(echo.url, { method: echo.method, headers: echo.headers, body });
 }
 
 /** The `Verified-Agent` Signet forwarded, parsed; `undefined` when the origin received none. */

@@ -294,6 +294,47 @@ describe("401 insufficient_coverage", () => {
   });
 });
 
+describe("400 identity_unattachable", () => {
+  it("identity_unattachable: an identity with no faithful Verified-Agent form (a lone surrogate in the person sub)", async () => {
+    const agent = await newKey();
+    const ps = await publishIssuer("aauth-person.json");
+    const claims = {
+      iss: ps.iss,
+      dwk: "aauth-person.json",
+      aud: RESOURCE,
+      sub: "p-\ud800",
+      jti: crypto.randomUUID(),
+      cnf: { jwk: agent.publicJwk },
+      iat: NOW - 5,
+      exp: NOW + 600,
+      scope: "data.read",
+    };
+    const token = await mint(ps.key, { typ: "aa-auth+jwt", kid: "k1" }, claims);
+    const message = await signedAAuth({
+      key: agent,
+      signatureKey: `sig=jwt;jwt="${token}"`,
+      url: "https://signet.example/docs/2",
+    });
+    const request = new Request(message.targetUri, { headers: message.headers as Headers });
+    await refused(await send(request, env), "identity_unattachable");
+  });
+});
+
+describe("400 body_unreadable", () => {
+  it("body_unreadable: a body stream that fails while Signet reads it to digest", async () => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ === 0) controller.enqueue(new TextEncoder().encode("first part"));
+        else controller.error(new Error("client went away"));
+      },
+    });
+    const request = new Request("https://signet.example/api/upload", { method: "POST", body });
+    const problem = await refused(await send(request, env), "body_unreadable");
+    expect(problem.detail).not.toContain("client went away");
+  });
+});
+
 describe("coverage", () => {
   it("every reason code of worker/reasons.ts was triggered above", () => {
     expect([...triggered].sort()).toEqual([...REJECTION_REASON_CODES].sort());
