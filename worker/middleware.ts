@@ -25,6 +25,10 @@ export interface SignetVariables {
   signetVerification: RequestVerification;
   /** In monitor mode: the refusal that enforce mode would have sent. */
   signetMonitor: Rejection | null;
+  /** The rule that governed the request (for the decision log). */
+  signetRule: Rule;
+  /** In enforce mode: the refusal sent, or `null` when the request was passed on (for the decision log). */
+  signetRejection: Rejection | null;
 }
 
 /** Options of {@link signetMiddleware}. */
@@ -78,8 +82,14 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     }
     c.set("signetVerification", verification);
     c.set("signetMonitor", null);
+    // For the decision log: the rule, and the refusal enforce mode sends (observers read these after the fact).
+    c.set("signetRule", rule);
+    c.set("signetRejection", null);
     if (decision.action === "reject") {
-      if (policy.mode === "enforce") return problemResponse(decision.rejection, url.pathname);
+      if (policy.mode === "enforce") {
+        c.set("signetRejection", decision.rejection);
+        return problemResponse(decision.rejection, url.pathname);
+      }
       c.set("signetMonitor", decision.rejection);
       c.set("signetAgent", null);
     } else {

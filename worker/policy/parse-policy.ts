@@ -66,6 +66,7 @@ export function parsePolicy(text: string | undefined): Policy {
     "allowTestKeys",
     "replay",
     "aauth",
+    "log",
   ]);
   const mode = oneOf(root.mode ?? DEFAULT_POLICY.mode, "mode", ["enforce", "monitor"] as const);
   const rules = array(root.rules ?? [], "rules").map((r, i) => rule(r, `rules[${i}]`));
@@ -88,7 +89,18 @@ export function parsePolicy(text: string | undefined): Policy {
     allowTestKeys: bool(root.allowTestKeys ?? false, "allowTestKeys"),
     replay: replay(root.replay ?? {}),
     aauth: aauth(root.aauth ?? {}),
+    log: log(root.log ?? {}),
   };
+}
+
+function log(value: unknown): Policy["log"] {
+  const o = object(value, "log");
+  known(o, "log", ["sampleAccepted"]);
+  const sample = o.sampleAccepted ?? DEFAULT_POLICY.log.sampleAccepted;
+  if (typeof sample !== "number" || !(sample >= 0 && sample <= 1)) {
+    throw new PolicyError("log.sampleAccepted", "must be a number from 0 to 1");
+  }
+  return { sampleAccepted: sample };
 }
 
 const SERVER_IDENTIFIER = /^https:\/\/[a-z0-9.-]+$/;
