@@ -22,6 +22,8 @@ const coreTests = ["test/rfc9421/**/*.test.ts", "test/agent/**/*.test.ts"];
 export default defineConfig({
   test: {
     globals: true,
+    // The Worker writes one decision log line per request; tests that check them capture them with spies.
+    onConsoleLog: (log) => !log.startsWith('{"event":"signet.decision"'),
     projects: [
       {
         extends: true,
