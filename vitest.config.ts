@@ -45,6 +45,17 @@ export default defineConfig({
         test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"] },
       },
       {
+        // The site-owner console in headless Chromium against `wrangler dev --env dev` (see .ci/run).
+        extends: true,
+        test: {
+          name: "browser",
+          environment: "node",
+          include: ["test/browser/**/*.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
         extends: true,
         plugins: [
           cloudflareTest({

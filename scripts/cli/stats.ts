@@ -39,7 +39,12 @@ function when(ms: number | null | undefined): string {
 
 /** Strips terminal control characters from text the server sent. */
 function plain(value: unknown): string {
-  return String(value ?? "-").replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  let text = "";
+  for (const ch of String(value ?? "-")) {
+    const code = ch.codePointAt(0) as number;
+    text += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? "?" : ch;
+  }
+  return text;
 }
 
 /**

@@ -43,10 +43,10 @@ body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif
 a{color:var(--accent)}
 a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .skip{position:absolute;left:-999px}.skip:focus{left:8px;top:8px;background:#fff;padding:4px 8px}
-header{display:flex;flex-wrap:wrap;gap:12px;align-items:center;justify-content:space-between;padding:14px 24px;border-bottom:1px solid var(--line)}
+header{max-width:1280px;margin:0 auto;display:flex;flex-wrap:wrap;gap:12px;align-items:center;justify-content:space-between;padding:14px 24px;border-bottom:1px solid var(--line)}
 header h1{font-size:20px;margin:0}
 header p{margin:0;color:var(--muted)}
-main{padding:16px 24px;max-width:1200px}
+main{padding:16px 24px;max-width:1280px;margin:0 auto}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;margin:0 0 16px;padding:0;list-style:none}
 .card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:10px 14px}
 .card b{display:block;font-size:26px;line-height:1.2}
@@ -58,7 +58,8 @@ table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:var(--panel);font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
-code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
+code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
+code.k,.nowrap{white-space:nowrap}
 .muted{color:var(--muted)}
 .legend{display:flex;flex-wrap:wrap;gap:14px;margin:6px 0;padding:0;list-style:none}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;vertical-align:-1px}
@@ -268,7 +269,7 @@ export function renderConsolePage(
   );
   const reasons = summary.reasons.map(
     (r) =>
-      `<tr><td><code>${escapeHtml(r.reason)}</code></td><td>${cell(explain(r.reason))}</td><td class="n">${escapeHtml(r.count)}</td></tr>`,
+      `<tr><td><code class="k">${escapeHtml(r.reason)}</code></td><td>${cell(explain(r.reason))}</td><td class="n">${escapeHtml(r.count)}</td></tr>`,
   );
   const directories = summary.directories.map(
     (d) =>
@@ -276,7 +277,7 @@ export function renderConsolePage(
   );
   const refusals = summary.refusals.map(
     (r) =>
-      `<tr><td>${time(r.time)}</td><td>${escapeHtml(r.method)} <code>${escapeHtml(r.path)}</code></td><td><code>${escapeHtml(r.reason)}</code>${r.mode === "monitor" ? ' <span class="muted">(monitor)</span>' : ""}</td><td class="n">${escapeHtml(r.status)}</td><td>${cell(r.agent)}</td><td>${cell(r.rule)}</td></tr>`,
+      `<tr><td>${time(r.time)}</td><td>${escapeHtml(r.method)} <code>${escapeHtml(r.path)}</code></td><td><code class="k">${escapeHtml(r.reason)}</code>${r.mode === "monitor" ? ' <span class="muted">(monitor)</span>' : ""}</td><td class="n">${escapeHtml(r.status)}</td><td>${cell(r.agent)}</td><td class="nowrap">${cell(r.rule)}</td></tr>`,
   );
   const rules = policy.rules.map(
     (r) =>
