@@ -1,6 +1,6 @@
 /**
- * The decision log: one structured JSON object per request, written with `console.log` so Workers Logs indexes
- * its fields and `wrangler tail --format json` shows them. It names who acted (agent, key, profile, level), for
+ * The decision log: one structured object per request, written with `console.log` (an object, not a string, so
+ * Workers Logs extracts and indexes its fields) and shown by `wrangler tail --format json`. It names who acted (agent, key, profile, level), for
  * whom (person issuer and subject, parent agent), under which rule, and what Signet decided and why.
  *
  * Only values Signet parsed and validated, or that it produced itself, go in: never a signature, a token, a
@@ -136,7 +136,7 @@ function text(value: string | number | boolean | undefined): string | null {
  * ```ts
  * const entry = decisionEntry({ request, start, end: Date.now(), response, mode: "enforce", rule: c.get("signetRule"),
  *   verification: c.get("signetVerification"), agent: c.get("signetAgent"), rejection: c.get("signetRejection") });
- * console.log(JSON.stringify(entry));
+ * writeDecisionLog(entry);
  * ```
  */
 export function decisionEntry(facts: DecisionFacts): DecisionLogEntry {
@@ -195,7 +195,7 @@ export function shouldLog(entry: DecisionLogEntry, sampleAccepted: number, rando
 }
 
 /**
- * Writes one decision log line (one JSON object, which Workers Logs indexes field by field).
+ * Writes one decision log line: the entry as an object, which Workers Logs indexes field by field.
  *
  * @example
  * ```ts
@@ -203,5 +203,5 @@ export function shouldLog(entry: DecisionLogEntry, sampleAccepted: number, rando
  * ```
  */
 export function writeDecisionLog(entry: DecisionLogEntry): void {
-  console.log(JSON.stringify(entry));
+  console.log(entry);
 }
