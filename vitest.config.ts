@@ -42,7 +42,8 @@ export default defineConfig({
       {
         // The signet command line, run as a real subprocess.
         extends: true,
-        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"] },
+        // Each test spawns Node processes: generous time on a loaded machine.
+        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"], testTimeout: 30_000 },
       },
       {
         // The site-owner console in headless Chromium against `wrangler dev --env dev` (see .ci/run).

@@ -23,7 +23,12 @@ blocked, key directory health, the last refused requests and the policy in force
 
 const OUTCOMES = ["verified", "invalid", "unverified", "unsigned"] as const;
 
-/** The JSON of the console's summary endpoint. */
+/** The JSON of the console's summary endpoint. *
+ * @example
+ * ```ts
+ * const body = (await response.json()) as ConsoleSummary;
+ * ```
+ */
 export interface ConsoleSummary {
   readonly summary: MetricsSummary;
   readonly policy: PolicyView | null;

@@ -121,7 +121,12 @@ ${error}
   );
 }
 
-/** The parts of the policy the console shows. */
+/** The parts of the policy the console shows. *
+ * @example
+ * ```ts
+ * const view: PolicyView = policyView(parsePolicy(env.SIGNET_POLICY));
+ * ```
+ */
 export interface PolicyView {
   readonly mode: Policy["mode"];
   readonly rules: Policy["rules"];

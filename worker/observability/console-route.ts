@@ -28,7 +28,12 @@ const MAX_FORM_BYTES = 4096;
 
 const CONSOLE_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
 
-/** The console's settings, from the environment. */
+/** The console's settings, from the environment. *
+ * @example
+ * ```ts
+ * const settings: ConsoleSettings = consoleSettings(env);
+ * ```
+ */
 export interface ConsoleSettings {
   /** The path the console answers under. */
   readonly path: string;
@@ -98,7 +103,12 @@ export function underConsole(pathname: string, base: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
 
-/** What a console request needs besides itself. */
+/** What a console request needs besides itself. *
+ * @example
+ * ```ts
+ * await handleConsole(request, { settings, metrics: env.SIGNET_METRICS, policy: policyView(policy), now: Date.now() });
+ * ```
+ */
 export interface ConsoleContext {
   readonly settings: ConsoleSettings;
   readonly metrics: MetricsNamespace | undefined;

@@ -18,10 +18,20 @@ import type { LabelVerdict, RequestVerification } from "../verification/verify-r
 /** What the signature evidence came to: the four outcomes the console charts. */
 export type DecisionOutcome = "verified" | "invalid" | "unverified" | "unsigned";
 
-/** Every outcome, in chart order. */
+/** Every outcome, in chart order. *
+ * @example
+ * ```ts
+ * for (const outcome of DECISION_OUTCOMES) console.log(outcome, summary.outcomes[outcome]);
+ * ```
+ */
 export const DECISION_OUTCOMES: readonly DecisionOutcome[] = ["verified", "invalid", "unverified", "unsigned"];
 
-/** One decision log line. Absent facts are `null`, so every line has the same fields. */
+/** One decision log line. Absent facts are `null`, so every line has the same fields. *
+ * @example
+ * ```ts
+ * if (entry.reason === "signature_replayed") alert(entry.agent, entry.keyid);
+ * ```
+ */
 export interface DecisionLogEntry {
   /** Always `"signet.decision"`: the field to filter on in Workers Logs. */
   readonly event: "signet.decision";
@@ -62,7 +72,12 @@ export interface DecisionLogEntry {
   readonly duration_ms: number;
 }
 
-/** What the request path knows once the answer is ready: read from `c.get(...)` and the final response. */
+/** What the request path knows once the answer is ready: read from `c.get(...)` and the final response. *
+ * @example
+ * ```ts
+ * const facts: DecisionFacts = { request, start, end: Date.now(), response, mode: "enforce" };
+ * ```
+ */
 export interface DecisionFacts {
   readonly request: Request;
   /** Arrival time, ms since the epoch. */
@@ -90,7 +105,12 @@ function safeText(value: string | undefined | null, max = MAX_TEXT): string | nu
   return printable.length > max ? `${printable.slice(0, max)}…` : printable;
 }
 
-/** The rule as a short, stable name. */
+/** The rule as a short, stable name. *
+ * @example
+ * ```ts
+ * ruleName({ path: "/agents/*", methods: ["GET"], require: "verified-agent" }); // "GET /agents/*"
+ * ```
+ */
 export function ruleName(rule: Rule | undefined): string | null {
   if (rule === undefined) return null;
   return `${rule.methods?.join(",") ?? "*"} ${rule.path}`;

@@ -44,7 +44,12 @@ export interface TrafficPoint {
   readonly counts: Readonly<Record<DecisionOutcome, number>>;
 }
 
-/** What the console and `signet stats` read. */
+/** What the console and `signet stats` read. *
+ * @example
+ * ```ts
+ * const { outcomes, agents } = await env.SIGNET_METRICS.getByName("metrics").summary("24h", Date.now());
+ * ```
+ */
 export interface MetricsSummary {
   readonly range: MetricsRange;
   /** ms since the epoch. */

@@ -15,7 +15,12 @@ export const FLUSH_INTERVAL_MS = 5_000;
 /** A batch this large is sent at once. */
 export const FLUSH_SIZE = 500;
 
-/** The part of the `SIGNET_METRICS` namespace Signet uses. */
+/** The part of the `SIGNET_METRICS` namespace Signet uses. *
+ * @example
+ * ```ts
+ * const store: MetricsNamespace = env.SIGNET_METRICS;
+ * ```
+ */
 export interface MetricsNamespace {
   getByName(name: string): MetricsStub;
 }
