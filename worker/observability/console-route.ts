@@ -23,6 +23,9 @@ import { type MetricsRange, RANGES } from "./metrics-store.ts";
 /** Where the console lives unless `SIGNET_CONSOLE_PATH` says otherwise. */
 export const DEFAULT_CONSOLE_PATH = "/.signet/console";
 
+/** The published dev-only secret of `wrangler.toml`'s `[env.dev.vars]`: refused anywhere but the demo origin. */
+export const DEV_CONSOLE_SECRET = "signet-dev-console-secret";
+
 /** Largest login form body read, in bytes. */
 const MAX_FORM_BYTES = 4096;
 
@@ -51,6 +54,8 @@ export interface ConsoleEnv {
   readonly SIGNET_CONSOLE_PATH?: string | undefined;
   readonly SIGNET_CONSOLE_ACCESS_TEAM?: string | undefined;
   readonly SIGNET_CONSOLE_ACCESS_AUD?: string | undefined;
+  /** The dev secret is accepted only with the demo origin (`demo:echo`). */
+  readonly ORIGIN_URL?: string | undefined;
 }
 
 /**
@@ -78,6 +83,9 @@ export function consoleSettings(env: ConsoleEnv): ConsoleSettings {
   }
   if (secret !== undefined && secret.length < 16) {
     return { path, error: "SIGNET_CONSOLE_SECRET must be at least 16 characters" };
+  }
+  if (secret === DEV_CONSOLE_SECRET && env.ORIGIN_URL !== "demo:echo") {
+    return { path, error: "SIGNET_CONSOLE_SECRET is the published dev secret: set your own" };
   }
   return { path, secret, access: team === "" ? undefined : { team, audience } };
 }

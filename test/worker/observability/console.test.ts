@@ -18,7 +18,12 @@ import {
   timingSafeEqual,
 } from "../../../worker/observability/console-auth.ts";
 import { escapeHtml, renderConsolePage } from "../../../worker/observability/console-page.ts";
-import { consoleSettings, handleConsole, underConsole } from "../../../worker/observability/console-route.ts";
+import {
+  consoleSettings,
+  DEV_CONSOLE_SECRET,
+  handleConsole,
+  underConsole,
+} from "../../../worker/observability/console-route.ts";
 import type { MetricsSummary } from "../../../worker/observability/metrics-store.ts";
 import { send, signed } from "../gateway/gateway.ts";
 import { CONSOLE, CONSOLE_SECRET, observedEnv, summaryOf } from "./helpers.ts";
@@ -104,6 +109,17 @@ describe("off unless configured, and never forwarded", () => {
     expect(
       consoleSettings({ SIGNET_CONSOLE_SECRET: CONSOLE_SECRET, SIGNET_CONSOLE_ACCESS_TEAM: "t.example" }).error,
     ).toBeDefined();
+    // The published dev secret works only in front of the demo origin.
+    expect(
+      consoleSettings({ SIGNET_CONSOLE_SECRET: DEV_CONSOLE_SECRET, ORIGIN_URL: "demo:echo" }).error,
+    ).toBeUndefined();
+    expect(consoleSettings({ SIGNET_CONSOLE_SECRET: DEV_CONSOLE_SECRET, ORIGIN_URL: "" }).error).toMatch(/dev secret/);
+    const deployed = { ...env, ORIGIN_URL: "https://origin.example", SIGNET_CONSOLE_SECRET: DEV_CONSOLE_SECRET };
+    const devSecret = await send(
+      at("/api/summary", { headers: { authorization: `Bearer ${DEV_CONSOLE_SECRET}` } }),
+      deployed,
+    );
+    expect(devSecret.status).toBe(503);
     const short = { ...env, SIGNET_CONSOLE_SECRET: "short" };
     const response = await send(at("/api/summary", { headers: { authorization: "Bearer short" } }), short);
     expect(response.status).toBe(503);
