@@ -102,6 +102,38 @@ describe("counts through the whole Worker", () => {
     expect((await summaryOf(env)).replaysBlocked - before).toBe(3);
   });
 
+  it("where Workers Analytics Engine is bound, each decision is one data point, and a failing dataset changes nothing", async () => {
+    const points: { blobs?: string[]; doubles?: number[]; indexes?: string[] }[] = [];
+    const analytics = {
+      ...env,
+      SIGNET_ANALYTICS: { writeDataPoint: (point: (typeof points)[number]) => void points.push(point) },
+    };
+    const request = await signed("https://signet.example/agents/ae", {
+      key: agentKey.privateJwk,
+      agent: AGENT,
+      headers: { authorization: "Bearer ae-secret-token" },
+    });
+    expect((await send(request, analytics)).status).toBe(200);
+    expect((await send(new Request("https://signet.example/agents/ae2"), analytics)).status).toBe(401);
+    expect(points).toHaveLength(2);
+    expect(points[0]).toEqual({
+      indexes: ["verified"],
+      blobs: ["verified", "", identityOf(AGENT), "* /agents/*", "enforce", "web-bot-auth"],
+      doubles: [200, expect.any(Number)],
+    });
+    expect(points[1]?.blobs?.slice(0, 2)).toEqual(["unsigned", "signature_required"]);
+    expect(JSON.stringify(points)).not.toContain("ae-secret-token");
+    const failing = {
+      ...env,
+      SIGNET_ANALYTICS: {
+        writeDataPoint: () => {
+          throw new Error("quota");
+        },
+      },
+    };
+    expect((await send(new Request("https://signet.example/open"), failing)).status).toBe(200);
+  });
+
   it("without the SIGNET_METRICS binding nothing is counted and requests still pass", async () => {
     const bare = { ...env, SIGNET_METRICS: undefined };
     expect((await send(new Request("https://signet.example/open"), bare)).status).toBe(200);
