@@ -4,7 +4,7 @@
  * @module
  */
 import type { PolicyView } from "../../worker/observability/console-page.ts";
-import type { MetricsSummary } from "../../worker/observability/metrics-store.ts";
+import type { MetricsSummary } from "../../worker/observability/metrics-summary.ts";
 import { REJECTION_REASONS, type RejectionReason } from "../../worker/reasons.ts";
 import { parseCommandLine } from "./arguments.ts";
 import { CliError, EXIT_USAGE } from "./cli-error.ts";
@@ -23,7 +23,9 @@ blocked, key directory health, the last refused requests and the policy in force
 
 const OUTCOMES = ["verified", "invalid", "unverified", "unsigned"] as const;
 
-/** The JSON of the console's summary endpoint. *
+/**
+ * The JSON of the console's summary endpoint.
+ *
  * @example
  * ```ts
  * const body = (await response.json()) as ConsoleSummary;

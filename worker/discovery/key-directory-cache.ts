@@ -115,7 +115,9 @@ export interface KeyDirectoryCache extends KeySource {
   health(keySetUrl: string): KeySetHealth | undefined;
 }
 
-/** A key set's state in this isolate (see {@link KeyDirectoryCache.health}). *
+/**
+ * A key set's state in this isolate (see {@link KeyDirectoryCache.health}).
+ *
  * @example
  * ```ts
  * cache.health("https://agent.example/.well-known/http-message-signatures-directory"); // { pinned: false, keyCount: 2, ... }

@@ -108,7 +108,9 @@ export function sessionCookie(value: string | null, path: string): string {
     : `${SESSION_COOKIE}=${value}; ${common}; Max-Age=${SESSION_SECONDS}`;
 }
 
-/** The value of one cookie in a `Cookie` header. *
+/**
+ * The value of one cookie in a `Cookie` header.
+ *
  * @example
  * ```ts
  * cookieValue("a=1; signet_console=123.abc", "signet_console"); // "123.abc"
@@ -123,7 +125,9 @@ export function cookieValue(header: string | null, name: string): string | undef
   return undefined;
 }
 
-/** Cloudflare Access in front of the console. *
+/**
+ * Cloudflare Access in front of the console.
+ *
  * @example
  * ```ts
  * const access: AccessOptions = { team: "myteam.cloudflareaccess.com", audience: "4714c1358e65fe4b408ad6d432a5f878" };

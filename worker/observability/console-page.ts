@@ -9,7 +9,7 @@
 import type { Policy } from "../policy/policy.ts";
 import { REJECTION_REASONS, type RejectionReason } from "../reasons.ts";
 import { DECISION_OUTCOMES, type DecisionOutcome } from "./decision-log.ts";
-import { type MetricsRange, type MetricsSummary, RANGES } from "./metrics-store.ts";
+import { type MetricsRange, type MetricsSummary, RANGES } from "./metrics-summary.ts";
 
 /** Seconds between the page's own refreshes. */
 export const REFRESH_SECONDS = 30;
@@ -121,7 +121,9 @@ ${error}
   );
 }
 
-/** The parts of the policy the console shows. *
+/**
+ * The parts of the policy the console shows.
+ *
  * @example
  * ```ts
  * const view: PolicyView = policyView(parsePolicy(env.SIGNET_POLICY));

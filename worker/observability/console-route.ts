@@ -18,7 +18,7 @@ import {
 } from "./console-auth.ts";
 import { type PolicyView, renderConsolePage, renderLoginPage } from "./console-page.ts";
 import { type MetricsNamespace, readSummary } from "./metrics.ts";
-import { type MetricsRange, RANGES } from "./metrics-store.ts";
+import { type MetricsRange, RANGES } from "./metrics-summary.ts";
 
 /** Where the console lives unless `SIGNET_CONSOLE_PATH` says otherwise. */
 export const DEFAULT_CONSOLE_PATH = "/.signet/console";
@@ -31,7 +31,9 @@ const MAX_FORM_BYTES = 4096;
 
 const CONSOLE_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
 
-/** The console's settings, from the environment. *
+/**
+ * The console's settings, from the environment.
+ *
  * @example
  * ```ts
  * const settings: ConsoleSettings = consoleSettings(env);
@@ -111,7 +113,9 @@ export function underConsole(pathname: string, base: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
 
-/** What a console request needs besides itself. *
+/**
+ * What a console request needs besides itself.
+ *
  * @example
  * ```ts
  * await handleConsole(request, { settings, metrics: env.SIGNET_METRICS, policy: policyView(policy), now: Date.now() });

@@ -18,7 +18,9 @@ import type { LabelVerdict, RequestVerification } from "../verification/verify-r
 /** What the signature evidence came to: the four outcomes the console charts. */
 export type DecisionOutcome = "verified" | "invalid" | "unverified" | "unsigned";
 
-/** Every outcome, in chart order. *
+/**
+ * Every outcome, in chart order.
+ *
  * @example
  * ```ts
  * for (const outcome of DECISION_OUTCOMES) console.log(outcome, summary.outcomes[outcome]);
@@ -26,7 +28,9 @@ export type DecisionOutcome = "verified" | "invalid" | "unverified" | "unsigned"
  */
 export const DECISION_OUTCOMES: readonly DecisionOutcome[] = ["verified", "invalid", "unverified", "unsigned"];
 
-/** One decision log line. Absent facts are `null`, so every line has the same fields. *
+/**
+ * One decision log line. Absent facts are `null`, so every line has the same fields.
+ *
  * @example
  * ```ts
  * if (entry.reason === "signature_replayed") alert(entry.agent, entry.keyid);
@@ -72,7 +76,9 @@ export interface DecisionLogEntry {
   readonly duration_ms: number;
 }
 
-/** What the request path knows once the answer is ready: read from `c.get(...)` and the final response. *
+/**
+ * What the request path knows once the answer is ready: read from `c.get(...)` and the final response.
+ *
  * @example
  * ```ts
  * const facts: DecisionFacts = { request, start, end: Date.now(), response, mode: "enforce" };
@@ -105,7 +111,9 @@ function safeText(value: string | undefined | null, max = MAX_TEXT): string | nu
   return printable.length > max ? `${printable.slice(0, max)}…` : printable;
 }
 
-/** The rule as a short, stable name. *
+/**
+ * The rule as a short, stable name.
+ *
  * @example
  * ```ts
  * ruleName({ path: "/agents/*", methods: ["GET"], require: "verified-agent" }); // "GET /agents/*"

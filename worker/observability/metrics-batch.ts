@@ -61,7 +61,9 @@ export interface DirectoryRecord {
   readonly freshUntil: number | null;
 }
 
-/** One batch, as sent to the store (structured-clone friendly). *
+/**
+ * One batch, as sent to the store (structured-clone friendly).
+ *
  * @example
  * ```ts
  * await env.SIGNET_METRICS.getByName("metrics").record(batch, Date.now());

@@ -17,6 +17,7 @@ import {
   OTHER_KEY,
   type RefusalRecord,
 } from "./metrics-batch.ts";
+import { type MetricsRange, type MetricsSummary, RANGES, type TrafficPoint } from "./metrics-summary.ts";
 
 /** Minute buckets kept: 24 hours. */
 export const MINUTE_RETENTION = 24 * 60;
@@ -26,44 +27,6 @@ export const HOUR_RETENTION = 30 * 24;
 export const REFUSAL_RING = 100;
 /** Agents and key sets kept (the most recently seen). */
 export const MAX_TRACKED = 200;
-
-/** The chart ranges the console offers. */
-export const RANGES = {
-  "1h": { resolution: "m", buckets: 60, width: 60_000 },
-  "24h": { resolution: "h", buckets: 24, width: 3_600_000 },
-  "30d": { resolution: "h", buckets: 30 * 24, width: 3_600_000 },
-} as const;
-
-/** A chart range. */
-export type MetricsRange = keyof typeof RANGES;
-
-/** One bucket of the traffic chart. */
-export interface TrafficPoint {
-  /** Bucket start, ms since the epoch. */
-  readonly time: number;
-  readonly counts: Readonly<Record<DecisionOutcome, number>>;
-}
-
-/** What the console and `signet stats` read. *
- * @example
- * ```ts
- * const { outcomes, agents } = await env.SIGNET_METRICS.getByName("metrics").summary("24h", Date.now());
- * ```
- */
-export interface MetricsSummary {
-  readonly range: MetricsRange;
-  /** ms since the epoch. */
-  readonly generatedAt: number;
-  readonly traffic: readonly TrafficPoint[];
-  /** Totals over the range. */
-  readonly outcomes: Readonly<Record<DecisionOutcome, number>>;
-  readonly reasons: readonly { readonly reason: string; readonly count: number }[];
-  readonly rules: readonly { readonly rule: string; readonly count: number }[];
-  readonly agents: readonly AgentRecord[];
-  readonly replaysBlocked: number;
-  readonly directories: readonly DirectoryRecord[];
-  readonly refusals: readonly RefusalRecord[];
-}
 
 const TOP = 10;
 

@@ -8,14 +8,16 @@
  */
 import type { DecisionLogEntry } from "./decision-log.ts";
 import { type DirectoryRecord, type MetricsBatch, MetricsCollector } from "./metrics-batch.ts";
-import type { MetricsRange, MetricsSummary } from "./metrics-store.ts";
+import type { MetricsRange, MetricsSummary } from "./metrics-summary.ts";
 
 /** How long a batch waits for more requests before it is sent. */
 export const FLUSH_INTERVAL_MS = 5_000;
 /** A batch this large is sent at once. */
 export const FLUSH_SIZE = 500;
 
-/** The part of the `SIGNET_METRICS` namespace Signet uses. *
+/**
+ * The part of the `SIGNET_METRICS` namespace Signet uses.
+ *
  * @example
  * ```ts
  * const store: MetricsNamespace = env.SIGNET_METRICS;

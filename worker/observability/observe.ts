@@ -12,7 +12,9 @@ import { type DecisionFacts, decisionEntry, shouldLog, writeDecisionLog } from "
 import { type AnalyticsDataset, type MetricsNamespace, recordDecision } from "./metrics.ts";
 import type { DirectoryRecord } from "./metrics-batch.ts";
 
-/** Where an observation goes. *
+/**
+ * Where an observation goes.
+ *
  * @example
  * ```ts
  * const targets: ObserveTargets = { policy, keys, metrics: env.SIGNET_METRICS, waitUntil: (p) => ctx.waitUntil(p) };

@@ -24,7 +24,7 @@ import {
   handleConsole,
   underConsole,
 } from "../../../worker/observability/console-route.ts";
-import type { MetricsSummary } from "../../../worker/observability/metrics-store.ts";
+import type { MetricsSummary } from "../../../worker/observability/metrics-summary.ts";
 import { send, signed } from "../gateway/gateway.ts";
 import { CONSOLE, CONSOLE_SECRET, observedEnv, summaryOf } from "./helpers.ts";
 

@@ -8,7 +8,7 @@ import { env as workerEnv } from "cloudflare:workers";
 import { vi } from "vitest";
 import type { Env } from "../../../worker/env.ts";
 import type { DecisionLogEntry } from "../../../worker/observability/decision-log.ts";
-import type { MetricsSummary } from "../../../worker/observability/metrics-store.ts";
+import type { MetricsSummary } from "../../../worker/observability/metrics-summary.ts";
 import { gatewayEnv, send } from "../gateway/gateway.ts";
 
 /** The console secret the tests configure. */
