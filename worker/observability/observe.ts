@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { KeyDirectoryCache } from "../discovery/key-directory-cache.ts";
+import type { KeySetHealth } from "../discovery/key-directory-cache.ts";
 import type { Policy } from "../policy/policy.ts";
 import type { RequestVerification } from "../verification/verify-request.ts";
 import { type DecisionFacts, decisionEntry, shouldLog, writeDecisionLog } from "./decision-log.ts";
@@ -22,13 +22,25 @@ import type { DirectoryRecord } from "./metrics-batch.ts";
  */
 export interface ObserveTargets {
   readonly policy?: Policy | undefined;
-  readonly keys?: Pick<KeyDirectoryCache, "health"> | undefined;
+  readonly keys?: KeyHealthSource | undefined;
   readonly metrics?: MetricsNamespace | undefined;
   readonly analytics?: AnalyticsDataset | undefined;
   readonly waitUntil?: ((promise: Promise<unknown>) => void) | undefined;
 }
 
 const MAX_DIRECTORIES_PER_REQUEST = 8;
+
+/**
+ * A key cache that can say what it holds (`KeyDirectoryCache.health`); without it, health shows verdicts only.
+ *
+ * @example
+ * ```ts
+ * const keys: KeyHealthSource = configuration.keys;
+ * ```
+ */
+export interface KeyHealthSource {
+  readonly health?: ((keySetUrl: string) => KeySetHealth | undefined) | undefined;
+}
 
 /**
  * What the request path saw of the key sets its signatures named: status from the verdicts, key count and
@@ -41,7 +53,7 @@ const MAX_DIRECTORIES_PER_REQUEST = 8;
  */
 export function directoryRecords(
   verification: RequestVerification | undefined,
-  keys: Pick<KeyDirectoryCache, "health"> | undefined,
+  keys: KeyHealthSource | undefined,
   now: number,
 ): DirectoryRecord[] {
   const records: DirectoryRecord[] = [];
@@ -49,7 +61,7 @@ export function directoryRecords(
     if (records.length >= MAX_DIRECTORIES_PER_REQUEST) break;
     if (label.agent === undefined || label.profile === "aauth") continue;
     if (records.some((r) => r.url === label.agent)) continue;
-    const health = keys?.health(label.agent);
+    const health = keys?.health?.(label.agent);
     const status = label.codeSource === "discovery" && label.code ? label.code : (health?.failure ?? "ok");
     records.push({
       url: label.agent,
