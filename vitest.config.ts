@@ -26,6 +26,8 @@ const nodeOnlyTests = "test/**/*.node.test.ts";
 export default defineConfig({
   test: {
     globals: true,
+    // The Worker writes one decision log line per request; tests that check them capture them with spies.
+    onConsoleLog: (log) => !log.includes("signet.decision"),
     projects: [
       {
         extends: true,
@@ -45,6 +47,17 @@ export default defineConfig({
         // The signet command line, run as a real subprocess: each run starts a Node, slow on a busy machine.
         extends: true,
         test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"], testTimeout: 60_000 },
+      },
+      {
+        // The site-owner console in headless Chromium against `wrangler dev --env dev` (see .ci/run).
+        extends: true,
+        test: {
+          name: "browser",
+          environment: "node",
+          include: ["test/browser/**/*.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
       },
       {
         extends: true,

@@ -15,4 +15,7 @@ key demo/agent-key.json is the published RFC 9421 test key (accepted only becaus
   npx signet sign --key demo/agent-key.json --agent https://signature-agent.test ${BASE}/agents/hello
                                                # 200: the echo shows Verified-Agent and Signet's attestation
 
+The site-owner console: ${BASE}/.signet/console (dev-only secret: signet-dev-console-secret)
+  npx signet stats --url ${BASE}/.signet/console --token signet-dev-console-secret
+
 `);

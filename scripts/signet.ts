@@ -10,6 +10,7 @@ import { DIRECTORY_BUILD_HELP, directoryBuild } from "./cli/directory-build.ts";
 import { EXPLAIN_HELP, explain } from "./cli/explain.ts";
 import { KEYGEN_HELP, keygen } from "./cli/keygen.ts";
 import { SIGN_HELP, sign } from "./cli/sign.ts";
+import { STATS_HELP, stats } from "./cli/stats.ts";
 
 const HELP = `Usage: signet <command> [options]
 
@@ -18,6 +19,7 @@ Commands:
   sign                sign a request as an agent and send it (curl-like), or print it with --dry-run
   directory build     build a signed key directory for static hosting
   explain             explain why the edge accepts or refuses a captured request, label by label
+  stats               print the site-owner console's summary (traffic, agents, refusals) from its JSON endpoint
 
 Run "signet <command> --help" for a command's options.`;
 
@@ -33,6 +35,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   sign: { run: sign, help: SIGN_HELP },
   "directory build": { run: directoryBuild, help: DIRECTORY_BUILD_HELP },
   explain: { run: explain, help: EXPLAIN_HELP },
+  stats: { run: stats, help: STATS_HELP },
 };
 
 /**

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { AnalyticsDataset, MetricsNamespace } from "./observability/metrics.ts";
 import type { ReplayStoreNamespace } from "./replay/claim-signature.ts";
 
 /**
@@ -40,4 +41,16 @@ export interface Env {
   readonly SIGNET_ATTESTATION_KEY?: string | undefined;
   /** The replay store: a SQLite-backed Durable Object namespace of `ReplayStore` shards. */
   readonly REPLAY_STORE?: ReplayStoreNamespace | undefined;
+  /** The metrics store: the `SignetMetrics` Durable Object namespace (one object, named `metrics`). */
+  readonly SIGNET_METRICS?: MetricsNamespace | undefined;
+  /** Optional: a Workers Analytics Engine dataset that also receives one data point per decision. */
+  readonly SIGNET_ANALYTICS?: AnalyticsDataset | undefined;
+  /** Secret: the console's secret (16 characters or more). The console is off without it. */
+  readonly SIGNET_CONSOLE_SECRET?: string | undefined;
+  /** Where the console answers. Default `/.signet/console`. */
+  readonly SIGNET_CONSOLE_PATH?: string | undefined;
+  /** Optional: the Cloudflare Access team domain (`myteam.cloudflareaccess.com`) the console also requires. */
+  readonly SIGNET_CONSOLE_ACCESS_TEAM?: string | undefined;
+  /** Optional: the Access application's audience tag (with `SIGNET_CONSOLE_ACCESS_TEAM`). */
+  readonly SIGNET_CONSOLE_ACCESS_AUD?: string | undefined;
 }

@@ -11,6 +11,9 @@ import type { Env } from "./env.ts";
 import { sendToOrigin, toOrigin } from "./forward.ts";
 import { BodyUnreadableError } from "./identity/attestation.ts";
 import type { SignetVariables } from "./middleware.ts";
+import { policyView } from "./observability/console-page.ts";
+import { consoleSettings, handleConsole, underConsole } from "./observability/console-route.ts";
+import { observeDecision } from "./observability/observe.ts";
 import { problemResponse, type Rejection, rejectionStatus } from "./problem-response.ts";
 import { isSignatureError } from "./rfc9421/index.ts";
 
@@ -28,6 +31,56 @@ type App = { Bindings: Env; Variables: SignetVariables };
  * ```
  */
 const app = new Hono<App>();
+
+// The site-owner console: answered here, never forwarded (its path is reserved even while it is off).
+app.use("*", async (c, next) => {
+  const settings = consoleSettings(c.env);
+  if (!underConsole(new URL(c.req.url).pathname, settings.path)) return next();
+  const configuration = await configurationFor(c.env);
+  return handleConsole(c.req.raw, {
+    settings,
+    metrics: c.env.SIGNET_METRICS,
+    policy: "error" in configuration ? undefined : policyView(configuration.policy),
+    now: Date.now(),
+  });
+});
+
+// The decision log and metrics: one observation per request, once its answer is known.
+app.use("*", async (c, next) => {
+  const start = Date.now();
+  await next();
+  const configuration = await configurationFor(c.env);
+  const policy = "error" in configuration ? undefined : configuration.policy;
+  let waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  try {
+    const ctx = c.executionCtx;
+    waitUntil = (promise) => ctx.waitUntil(promise);
+  } catch {
+    // No execution context (tests calling app.fetch directly): batches wait for the console to flush them.
+  }
+  observeDecision(
+    {
+      request: c.req.raw,
+      start,
+      end: Date.now(),
+      response: c.res,
+      mode: policy?.mode ?? "enforce",
+      rule: c.get("signetRule"),
+      path: c.get("signetPath"),
+      verification: c.get("signetVerification"),
+      agent: c.get("signetAgent"),
+      rejection: c.get("signetRejection"),
+      monitor: c.get("signetMonitor"),
+    },
+    {
+      policy,
+      keys: "error" in configuration ? undefined : configuration.keys,
+      metrics: c.env.SIGNET_METRICS,
+      analytics: c.env.SIGNET_ANALYTICS,
+      waitUntil,
+    },
+  );
+});
 
 // Signet's own document, from the policy: what AAuth agents need to know about this site.
 app.get("/.well-known/aauth-resource.json", async (c, next) => {
@@ -52,10 +105,12 @@ app.use("*", async (c, next) => {
   const configuration = await configurationFor(c.env);
   if ("error" in configuration) {
     console.error(`signet: refusing all requests: ${configuration.error}`);
-    return problemResponse({
+    const rejection: Rejection = {
       reason: "misconfigured",
       detail: "Signet's configuration is not usable; see the Worker's logs",
-    });
+    };
+    c.set("signetRejection", rejection);
+    return problemResponse(rejection);
   }
   return configuration.verify(c, next);
 });
@@ -98,7 +153,9 @@ app.all("*", async (c) => {
     return await sendToOrigin(outgoing, originUrl);
   } catch (err) {
     console.error(`signet: origin unreachable: ${(err as Error).message}`);
-    return problemResponse({ reason: "origin_unreachable", detail: "the origin could not be reached" });
+    const rejection: Rejection = { reason: "origin_unreachable", detail: "the origin could not be reached" };
+    c.set("signetRejection", rejection);
+    return problemResponse(rejection);
   }
 });
 
@@ -111,4 +168,5 @@ function monitorValue(rejection: Rejection): string {
 }
 
 export default app;
+export { SignetMetrics } from "./observability/metrics-store.ts";
 export { ReplayStore } from "./replay/replay-store.ts";

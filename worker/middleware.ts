@@ -31,6 +31,10 @@ export interface SignetVariables {
    * route on. `null` only in monitor mode, for a path that has none (forwarded as received, anonymous).
    */
   signetPath: string | null;
+  /** The rule that governed the request (for the decision log). */
+  signetRule: Rule;
+  /** In enforce mode: the refusal sent, or `null` when the request was passed on (for the decision log). */
+  signetRejection: Rejection | null;
 }
 
 /** Options of {@link signetMiddleware}. */
@@ -77,7 +81,12 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     const route = routeRequest(policy, request.method, url.pathname);
     if ("reject" in route) {
       const rejection: Rejection = { reason: "path_ambiguous", detail: route.detail };
-      if (policy.mode === "enforce") return problemResponse(rejection);
+      c.set("signetPath", null);
+      if (policy.mode === "enforce") {
+        c.set("signetRejection", rejection);
+        return problemResponse(rejection);
+      }
+      c.set("signetRejection", null);
       // Monitor mode: forwarded as received and anonymous, since no rule could be chosen to verify it under.
       c.set("signetMonitor", rejection);
       c.set("signetAgent", null);
@@ -102,8 +111,14 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     }
     c.set("signetVerification", verification);
     c.set("signetMonitor", null);
+    // For the decision log: the rule, and the refusal enforce mode sends (observers read these after the fact).
+    c.set("signetRule", rule);
+    c.set("signetRejection", null);
     if (decision.action === "reject") {
-      if (policy.mode === "enforce") return problemResponse(decision.rejection, path);
+      if (policy.mode === "enforce") {
+        c.set("signetRejection", decision.rejection);
+        return problemResponse(decision.rejection, path);
+      }
       c.set("signetMonitor", decision.rejection);
       c.set("signetAgent", null);
     } else {

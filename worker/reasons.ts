@@ -53,6 +53,12 @@ export const REJECTION_REASONS = {
   misconfigured: { status: 503, title: "The gateway is misconfigured" },
   /** The origin could not be reached. */
   origin_unreachable: { status: 502, title: "The origin could not be reached" },
+  /** The site-owner console: no valid session, bearer secret or (where required) Cloudflare Access token. */
+  console_unauthorized: { status: 401, title: "The console needs the console secret" },
+  /** The console path is reserved, and the console is not enabled (no `SIGNET_CONSOLE_SECRET`). */
+  console_disabled: { status: 404, title: "The console is not enabled" },
+  /** No such console page or method. */
+  console_not_found: { status: 404, title: "No such console page" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 /** A stable reason code. */

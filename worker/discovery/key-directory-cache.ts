@@ -108,6 +108,32 @@ export interface KeyDirectoryCacheOptions {
 export interface KeyDirectoryCache extends KeySource {
   /** How many fetched key sets this isolate holds now (pinned sets not counted). At most `maxKeySets`. */
   readonly size: number;
+  /**
+   * What this isolate knows of one key set, for the console's directory health (read only, no fetch);
+   * `undefined` when it holds nothing for that URL.
+   */
+  health(keySetUrl: string): KeySetHealth | undefined;
+}
+
+/**
+ * A key set's state in this isolate (see {@link KeyDirectoryCache.health}).
+ *
+ * @example
+ * ```ts
+ * cache.health("https://agent.example/.well-known/http-message-signatures-directory"); // { pinned: false, keyCount: 2, ... }
+ * ```
+ */
+export interface KeySetHealth {
+  /** Pinned in the policy (never fetched). */
+  readonly pinned: boolean;
+  /** Usable keys held (pinned: configured). */
+  readonly keyCount?: number | undefined;
+  /** When the held set was fetched, ms since the epoch. */
+  readonly fetchedAt?: number | undefined;
+  /** Until when the held set is fresh, ms since the epoch. */
+  readonly freshUntil?: number | undefined;
+  /** The last failure's discovery code, while it stands. */
+  readonly failure?: DiscoveryErrorCode | undefined;
 }
 
 /** A set held in memory, with when it was fetched and until when it is fresh (milliseconds). */
@@ -409,8 +435,24 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
     }
   }
 
+  function health(keySetUrl: string): KeySetHealth | undefined {
+    const url = normalise(keySetUrl) ?? keySetUrl;
+    const pinned = pinnedSets.get(url);
+    if (pinned !== undefined) return { pinned: true, keyCount: pinned.jwks.length };
+    const entry = entries.get(`directory ${url}`) ?? entries.get(`jwks ${url}`);
+    if (entry === undefined) return undefined;
+    return {
+      pinned: false,
+      keyCount: entry.held?.keySet.keys.length,
+      fetchedAt: entry.held?.fetchedAt,
+      freshUntil: entry.held?.freshUntil,
+      failure: entry.failure?.code,
+    };
+  }
+
   return {
     findKey,
+    health,
     get size() {
       return entries.size;
     },

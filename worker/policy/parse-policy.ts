@@ -69,6 +69,7 @@ export function parsePolicy(text: string | undefined): Policy {
     "replay",
     "aauth",
     "paths",
+    "log",
   ]);
   const mode = oneOf(root.mode ?? DEFAULT_POLICY.mode, "mode", ["enforce", "monitor"] as const);
   const rules = array(root.rules ?? [], "rules").map((r, i) => rule(r, `rules[${i}]`));
@@ -95,6 +96,7 @@ export function parsePolicy(text: string | undefined): Policy {
     replay: replay(root.replay ?? {}),
     aauth: aauthPolicy,
     paths: paths(root.paths ?? {}),
+    log: log(root.log ?? {}),
   };
 }
 
@@ -142,6 +144,16 @@ function rulePath(value: unknown, field: string): string {
   }
   if (prefix) return `${canonical.path}*`;
   return canonical.path.length > 1 && canonical.path.endsWith("/") ? canonical.path.slice(0, -1) : canonical.path;
+}
+
+function log(value: unknown): Policy["log"] {
+  const o = object(value, "log");
+  known(o, "log", ["sampleAccepted"]);
+  const sample = o.sampleAccepted ?? DEFAULT_POLICY.log.sampleAccepted;
+  if (typeof sample !== "number" || !(sample >= 0 && sample <= 1)) {
+    throw new PolicyError("log.sampleAccepted", "must be a number from 0 to 1");
+  }
+  return { sampleAccepted: sample };
 }
 
 const SERVER_IDENTIFIER = /^https:\/\/[a-z0-9.-]+$/;

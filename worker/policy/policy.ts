@@ -183,6 +183,16 @@ export interface Policy {
   readonly replay: ReplayPolicy;
   readonly aauth: AAuthPolicy;
   readonly paths: PathsPolicy;
+  readonly log: LogPolicy;
+}
+
+/** The decision log (see `worker/observability/decision-log.ts`). */
+export interface LogPolicy {
+  /**
+   * The share of accepted requests that get a decision log line, from 0 to 1. Refusals (and monitor-mode
+   * would-be refusals) are always logged; metrics count every request whatever this says. Default 1.
+   */
+  readonly sampleAccepted: number;
 }
 
 /** The defaults every omitted field takes. */
@@ -208,6 +218,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   pinned: [],
   allowTestKeys: false,
   replay: { shards: 64, timeoutMs: 2000 },
+  log: { sampleAccepted: 1 },
   aauth: {
     schemes: ["jwt", "hwk", "jkt-jwt", "jwks_uri", "jwks"],
     algorithms: ["Ed25519", "ES256", "ES384", "PS256", "PS512"],

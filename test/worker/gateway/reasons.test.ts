@@ -6,7 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type GeneratedKey, generateAgentKey } from "../../../agent/index.ts";
-import { REJECTION_REASON_CODES, type RejectionReason } from "../../../worker/reasons.ts";
+import {
+  problemType,
+  REJECTION_REASON_CODES,
+  REJECTION_REASONS,
+  type RejectionReason,
+} from "../../../worker/reasons.ts";
 import { parseAcceptSignature } from "../../../worker/rfc9421/index.ts";
 import { mint, NOW, newKey, publishIssuer, RESOURCE, signed as signedAAuth } from "../aauth/helpers.ts";
 import {
@@ -332,6 +337,43 @@ describe("400 body_unreadable", () => {
     const request = new Request("https://signet.example/api/upload", { method: "POST", body });
     const problem = await refused(await send(request, env), "body_unreadable");
     expect(problem.detail).not.toContain("client went away");
+  });
+});
+
+describe("the site-owner console (worker/observability/console-route.ts)", () => {
+  /** A console refusal: status, problem body, no Accept-Signature (signing would not help). */
+  async function consoleRefused(response: Response, reason: RejectionReason) {
+    expect(response.status).toBe(REJECTION_REASONS[reason].status);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(response.headers.get("accept-signature")).toBeNull();
+    expect(await response.json()).toMatchObject({
+      type: problemType(reason),
+      reason,
+      title: REJECTION_REASONS[reason].title,
+    });
+    triggered.add(reason);
+  }
+  const secret = "reasons-console-secret-0123";
+
+  it("console_disabled: the console path while no SIGNET_CONSOLE_SECRET is set", async () => {
+    await consoleRefused(await send(new Request("https://signet.example/.signet/console"), env), "console_disabled");
+  });
+
+  it("console_unauthorized: the console's JSON without the secret, with a Bearer challenge", async () => {
+    const response = await send(new Request("https://signet.example/.signet/console/api/summary"), {
+      ...env,
+      SIGNET_CONSOLE_SECRET: secret,
+    });
+    expect(response.headers.get("www-authenticate")).toBe('Bearer realm="signet-console"');
+    await consoleRefused(response, "console_unauthorized");
+  });
+
+  it("console_not_found: a console page that does not exist", async () => {
+    const response = await send(
+      new Request("https://signet.example/.signet/console/nope", { headers: { authorization: `Bearer ${secret}` } }),
+      { ...env, SIGNET_CONSOLE_SECRET: secret },
+    );
+    await consoleRefused(response, "console_not_found");
   });
 });
 
