@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+import type { RequestBudget } from "../discovery/request-budget.ts";
 import type { Jwk, VerificationKey } from "../rfc9421/index.ts";
 import type { AAuthFailure } from "./error-codes.ts";
 import type { AAuthKeyCache } from "./key-cache.ts";
@@ -113,6 +115,8 @@ export interface SchemeContext {
   /** Longest agent token lifetime (`exp - iat`) accepted, seconds. */
   readonly maxAgentTokenLifetime: number;
   readonly unsafeAllowLoopback: boolean;
+  /** The request's budget, passed to every metadata and JWKS lookup. Default: a scope of its own. */
+  readonly budget?: RequestBudget | undefined;
 }
 
 /**

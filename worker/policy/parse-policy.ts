@@ -12,6 +12,7 @@ import {
 } from "../rfc9421/index.ts";
 import { agentIdentityOf } from "../verification/signature-agent.ts";
 import {
+  type BudgetPolicy,
   DEFAULT_POLICY,
   type DiscoveryPolicy,
   type FreshnessPolicy,
@@ -62,6 +63,7 @@ export function parsePolicy(text: string | undefined): Policy {
     "freshness",
     "algorithms",
     "discovery",
+    "budget",
     "pinned",
     "allowTestKeys",
     "replay",
@@ -84,6 +86,7 @@ export function parsePolicy(text: string | undefined): Policy {
     freshness: freshness(root.freshness ?? {}),
     algorithms,
     discovery: discovery(root.discovery ?? {}),
+    budget: budget(root.budget ?? {}),
     pinned: pinned(root.pinned ?? {}),
     allowTestKeys: bool(root.allowTestKeys ?? false, "allowTestKeys"),
     replay: replay(root.replay ?? {}),
@@ -262,6 +265,18 @@ function discovery(value: unknown): DiscoveryPolicy {
       1,
       32,
     ),
+  };
+}
+
+function budget(value: unknown): BudgetPolicy {
+  const o = object(value, "budget");
+  const d = DEFAULT_POLICY.budget;
+  known(o, "budget", Object.keys(d));
+  // `seconds` checks any whole number in a range.
+  return {
+    maxLabels: seconds(o.maxLabels ?? d.maxLabels, "budget.maxLabels", 1, 64),
+    maxFetches: seconds(o.maxFetches ?? d.maxFetches, "budget.maxFetches", 0, 32),
+    deadlineMs: seconds(o.deadlineMs ?? d.deadlineMs, "budget.deadlineMs", 100, 30_000),
   };
 }
 
