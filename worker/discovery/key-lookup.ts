@@ -115,7 +115,10 @@ export interface DocumentSpec<T> {
   readonly freshness?: FreshnessOptions | undefined;
   /** Parses and checks a raw document from `url` fetched (or read back) at `at` milliseconds. */
   vet(raw: RawDocument, at: number, url: string): Promise<Vetted<T>>;
-  /** A longer unknown-key cooldown this kind needs (e.g. AAuth: a JWKS at most once a minute), seconds. */
+  /**
+   * A floor this kind needs between any fetch and an unknown-key refetch, also the least cooldown between two
+   * unknown-key refetches (e.g. AAuth: a JWKS at most once a minute), seconds.
+   */
   readonly minRefetchSeconds?: number | undefined;
   /** Shortens freshness for this document (e.g. by binding signature expiry). */
   limitFreshness?(data: T, fetchedAt: number, freshUntil: number): number;
@@ -310,7 +313,12 @@ export function createKeyLookup(options: KeyLookupOptions = {}): KeyLookupLayer 
   ): boolean {
     if (reason === "use") return held === undefined || t >= held.freshUntil;
     const cooldown = Math.max(config.refetchCooldownSeconds, spec.minRefetchSeconds ?? 0) * 1000;
-    return (entry.lastForced === undefined || t - entry.lastForced >= cooldown) && !budget.ran(`${id}\nuse`);
+    const floor = (spec.minRefetchSeconds ?? 0) * 1000;
+    return (
+      (entry.lastForced === undefined || t - entry.lastForced >= cooldown) &&
+      (entry.lastFetch === undefined || t - entry.lastFetch >= floor) &&
+      !budget.ran(`${id}\nuse`)
+    );
   }
 
   /** One refresh: the shared tier, else the network within the budget. Returns a budget refusal, if any. */
