@@ -151,14 +151,13 @@ function withSkipped(
   for (const entry of skipped) {
     const label = entry.label as string;
     const tag = entry instanceof SignatureError ? undefined : entry.params.tag;
-    const profile = tag === WEB_BOT_AUTH_TAG ? "web-bot-auth" : hasSignatureKey ? "aauth" : undefined;
-    if (profile === undefined) {
+    if (tag !== WEB_BOT_AUTH_TAG && !hasSignatureKey) {
       otherLabels.push(label);
       continue;
     }
+    // No profile: the refusal is the same for both (agent_unverified, discovery_error label_limit).
     labels.push({
       label,
-      profile,
       outcome: "unverified",
       code: "label_limit",
       codeSource: "discovery",
