@@ -78,6 +78,7 @@ export function parsePolicy(text: string | undefined): Policy {
     return a as SignatureAlgorithm;
   });
   if (algorithms.length === 0) throw new PolicyError("algorithms", "must name at least one algorithm");
+  const discoveryPolicy = discovery(root.discovery ?? {});
   return {
     mode,
     rules,
@@ -85,8 +86,8 @@ export function parsePolicy(text: string | undefined): Policy {
     deny: agents(root.deny ?? [], "deny"),
     freshness: freshness(root.freshness ?? {}),
     algorithms,
-    discovery: discovery(root.discovery ?? {}),
-    budget: budget(root.budget ?? {}),
+    discovery: discoveryPolicy,
+    budget: budget(root.budget ?? {}, discoveryPolicy.timeoutMs),
     pinned: pinned(root.pinned ?? {}),
     allowTestKeys: bool(root.allowTestKeys ?? false, "allowTestKeys"),
     replay: replay(root.replay ?? {}),
@@ -268,7 +269,8 @@ function discovery(value: unknown): DiscoveryPolicy {
   };
 }
 
-function budget(value: unknown): BudgetPolicy {
+/** The `budget` block; the deadline defaults to one discovery timeout. */
+function budget(value: unknown, timeoutMs: number): BudgetPolicy {
   const o = object(value, "budget");
   const d = DEFAULT_POLICY.budget;
   known(o, "budget", Object.keys(d));
@@ -276,7 +278,7 @@ function budget(value: unknown): BudgetPolicy {
   return {
     maxLabels: seconds(o.maxLabels ?? d.maxLabels, "budget.maxLabels", 1, 64),
     maxFetches: seconds(o.maxFetches ?? d.maxFetches, "budget.maxFetches", 0, 32),
-    deadlineMs: seconds(o.deadlineMs ?? d.deadlineMs, "budget.deadlineMs", 100, 30_000),
+    deadlineMs: seconds(o.deadlineMs ?? timeoutMs, "budget.deadlineMs", 100, 30_000),
   };
 }
 

@@ -134,7 +134,10 @@ export interface BudgetPolicy {
    * Sets); a lookup needing one more is `unverified` with `fetch_limit`. Default 8 (four AAuth `jwt` agents).
    */
   readonly maxFetches: number;
-  /** Milliseconds by which all of a request's key work has ended (`deadline_exceeded`). Default 3000. */
+  /**
+   * Milliseconds by which all of a request's key work has ended (`deadline_exceeded`); fetches are cut off at
+   * it. Default `discovery.timeoutMs` (3000), so a request costs at most one discovery timeout.
+   */
   readonly deadlineMs: number;
 }
 
