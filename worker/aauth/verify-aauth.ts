@@ -208,7 +208,6 @@ export async function verifyAAuthLabels(
   const request: RequestScope = {
     budget: options.budget ?? unlimitedBudget(),
     resolved: new Map(),
-    entries,
   };
   for (const entry of entries) {
     const label = entry.label as string;
@@ -241,7 +240,6 @@ export async function verifyAAuthLabels(
 interface RequestScope {
   readonly budget: RequestBudget;
   readonly resolved: Map<string, Promise<ResolvedSignatureKey | AAuthFailure>>;
-  readonly entries: readonly SignatureEntry[];
 }
 
 /** A member's identity for the per-request memo (its scheme and parameters, in order), if it has one. */
