@@ -200,6 +200,8 @@ interface Entry {
   lastFetch?: number | undefined;
   /** When the last unknown-key refetch started. */
   lastForced?: number | undefined;
+  /** When a refresh still unsettled started (any request): a stale copy is served meanwhile, without waiting. */
+  refreshing?: { readonly at: number } | undefined;
   /** Sequence of fetches started, and of the one whose result is installed: an older answer never wins. */
   started: number;
   installed: number;
@@ -213,6 +215,8 @@ interface Entry {
  * - **Failures.** A failed fetch or vet blocks that document for 30 s, doubling per consecutive failure, never more
  *   than `negativeTtlSeconds`, with up to 20 % jitter downwards; `Retry-After` may lengthen it within the cap. A
  *   failure never evicts a held copy: it is served stale (up to `maxAgeSeconds`) until a fetch succeeds.
+ * - **Stale while revalidating.** A stale copy is served without fetching while another request's refresh of it
+ *   is under way (for at most one timeout); nobody waits on another request's fetch.
  * - **Unknown keys.** A refetch at most once per `refetchCooldownSeconds` per document, and never in a request
  *   whose own fetch of it already missed.
  * - **Budget.** Every fetch claims one from the request's budget and is cut off at its deadline; lookups that
@@ -311,7 +315,14 @@ export function createKeyLookup(options: KeyLookupOptions = {}): KeyLookupLayer 
     budget: RequestBudget,
     id: string,
   ): boolean {
-    if (reason === "use") return held === undefined || t >= held.freshUntil;
+    if (reason === "use") {
+      if (held === undefined) return true;
+      if (t < held.freshUntil) return false;
+      // Stale while another request revalidates: serve the held copy, never wait on that fetch. A fetch that
+      // never settles (its request ended) stops counting after one timeout.
+      const other = entry.refreshing;
+      return other === undefined || t - other.at >= config.timeoutMs;
+    }
     const cooldown = Math.max(config.refetchCooldownSeconds, spec.minRefetchSeconds ?? 0) * 1000;
     const floor = (spec.minRefetchSeconds ?? 0) * 1000;
     return (
@@ -328,8 +339,27 @@ export function createKeyLookup(options: KeyLookupOptions = {}): KeyLookupLayer 
     href: string,
     budget: RequestBudget,
   ): Promise<DiscoveryErrorCode | undefined> {
+    // Marked before the first await, so that concurrent requests serve a stale copy rather than refresh too.
+    const mark = { at: now() };
+    entry.refreshing = mark;
+    try {
+      return await refreshNow(spec, entry, href, budget);
+    } finally {
+      if (entry.refreshing === mark) entry.refreshing = undefined;
+    }
+  }
+
+  async function refreshNow<T>(
+    spec: DocumentSpec<T>,
+    entry: Entry,
+    href: string,
+    budget: RequestBudget,
+  ): Promise<DiscoveryErrorCode | undefined> {
     const tier = tierOf(spec.namespace);
-    if (tier !== null && (await readShared(spec, tier, entry, href))) return undefined;
+    // The shared tier is an optimisation: a read that outlasts the request's deadline counts as a miss.
+    if (tier !== null && (await within(readShared(spec, tier, entry, href), budget.remainingMs(), false))) {
+      return undefined;
+    }
     const claim = budget.claimFetch(config.timeoutMs);
     if (!claim.ok) return claim.code;
     const seq = ++entry.started;
@@ -506,6 +536,19 @@ function readOptions(options: KeyLookupOptions): Config {
     throw new TypeError("createKeyLookup: option minTtlSeconds must not exceed maxTtlSeconds");
   }
   return config;
+}
+
+/** `work`'s result, or `fallback` once `ms` have passed (the timer is cleared either way). */
+async function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function clampUnit(value: number): number {
