@@ -33,15 +33,50 @@ import type { DiscoveryErrorCode } from "./key-source.ts";
 import type { RequestBudget } from "./request-budget.ts";
 import { isCacheOption, openSharedTier, resolveSharedCache, type SharedTier } from "./shared-tier.ts";
 
-/** Default (and largest) time a failure is remembered before the next fetch, in seconds (PROTO-02: ≤ 5 min). */
+/**
+ * Default (and largest) time a failure is remembered before the next fetch, in seconds (PROTO-02: ≤ 5 min).
+ *
+ * @example
+ * ```ts
+ * createKeyLookup({ negativeTtlSeconds: DEFAULT_NEGATIVE_TTL_SECONDS });
+ * ```
+ */
 export const DEFAULT_NEGATIVE_TTL_SECONDS = 300;
-/** Default delay before retrying after a first failure, in seconds; it doubles per failure up to the negative TTL. */
+/**
+ * Default delay before retrying after a first failure, in seconds; it doubles per failure up to the negative TTL.
+ *
+ * @example
+ * ```ts
+ * createKeyLookup({ failureBackoffSeconds: DEFAULT_FAILURE_BACKOFF_SECONDS });
+ * ```
+ */
 export const DEFAULT_FAILURE_BACKOFF_SECONDS = 30;
-/** Default shortest time between two fetches of one document caused by an unknown key, in seconds. */
+/**
+ * Default shortest time between two fetches of one document caused by an unknown key, in seconds.
+ *
+ * @example
+ * ```ts
+ * createKeyLookup({ refetchCooldownSeconds: DEFAULT_REFETCH_COOLDOWN_SECONDS });
+ * ```
+ */
 export const DEFAULT_REFETCH_COOLDOWN_SECONDS = 30;
-/** Default largest number of documents held per isolate (all kinds together). */
+/**
+ * Default largest number of documents held per isolate (all kinds together).
+ *
+ * @example
+ * ```ts
+ * createKeyLookup({ maxDocuments: DEFAULT_MAX_DOCUMENTS });
+ * ```
+ */
 export const DEFAULT_MAX_DOCUMENTS = 2000;
-/** Default longest time a fetched document is used at all, even stale, in seconds (AA: at most 24 h). */
+/**
+ * Default longest time a fetched document is used at all, even stale, in seconds (AA: at most 24 h).
+ *
+ * @example
+ * ```ts
+ * createKeyLookup({ maxAgeSeconds: DEFAULT_MAX_AGE_SECONDS });
+ * ```
+ */
 export const DEFAULT_MAX_AGE_SECONDS = 86_400;
 
 /**
@@ -83,7 +118,14 @@ export interface KeyLookupOptions {
   readonly defaultTtlSeconds?: number | undefined;
 }
 
-/** A raw document, fresh from the network or from the shared tier. */
+/**
+ * A raw document, fresh from the network or from the shared tier.
+ *
+ * @example
+ * ```ts
+ * const raw: RawDocument = { bytes, text: new TextDecoder().decode(bytes), headers: new Headers() };
+ * ```
+ */
 export interface RawDocument {
   readonly bytes: Uint8Array;
   readonly text: string;
@@ -93,6 +135,11 @@ export interface RawDocument {
 /**
  * The outcome of vetting a raw document. A refusal's `message` is Signet's own text: it must not quote the
  * document (the layer does not pass it on to clients anyway; it is kept for tests and logs).
+ *
+ * @example
+ * ```ts
+ * const vetted: Vetted<string> = raw.text === "" ? { ok: false, code: "directory_invalid" } : { ok: true, data: raw.text };
+ * ```
  */
 export type Vetted<T> =
   | { readonly ok: true; readonly data: T }
@@ -124,7 +171,15 @@ export interface DocumentSpec<T> {
   limitFreshness?(data: T, fetchedAt: number, freshUntil: number): number;
 }
 
-/** A lookup answer: the vetted document, or why there is none (with a message safe to show a client). */
+/**
+ * A lookup answer: the vetted document, or why there is none (with a message safe to show a client).
+ *
+ * @example
+ * ```ts
+ * const loaded: Loaded<KeySet> = await lookup.load(spec, url, "the key set", budget);
+ * if (!loaded.ok) console.log(loaded.code, loaded.message);
+ * ```
+ */
 export type Loaded<T> =
   | { readonly ok: true; readonly data: T; readonly fetchedAt: number }
   | { readonly ok: false; readonly code: DiscoveryErrorCode; readonly message: string };
@@ -132,6 +187,11 @@ export type Loaded<T> =
 /**
  * Why a document is being loaded: `use` (fetched when missing or stale) or `unknown-key` (a key the held copy
  * lacks: refetched at most once per cooldown, never in a request whose own fetch already missed, within budget).
+ *
+ * @example
+ * ```ts
+ * await lookup.load(spec, url, name, budget, "unknown-key");
+ * ```
  */
 export type LoadReason = "use" | "unknown-key";
 

@@ -8,11 +8,32 @@
  * @module
  */
 
-/** Default most signature labels judged per request (beyond it: `label_limit`). */
+/**
+ * Default most signature labels judged per request (beyond it: `label_limit`).
+ *
+ * @example
+ * ```ts
+ * createRequestBudget({ maxLabels: DEFAULT_MAX_LABELS_PER_REQUEST, maxFetches: 8, deadlineMs: 3000 });
+ * ```
+ */
 export const DEFAULT_MAX_LABELS_PER_REQUEST = 8;
-/** Default most key set and metadata fetches one request may start (four AAuth `jwt` agents: 2 each). */
+/**
+ * Default most key set and metadata fetches one request may start (four AAuth `jwt` agents: 2 each).
+ *
+ * @example
+ * ```ts
+ * createRequestBudget({ maxLabels: 8, maxFetches: DEFAULT_MAX_FETCHES_PER_REQUEST, deadlineMs: 3000 });
+ * ```
+ */
 export const DEFAULT_MAX_FETCHES_PER_REQUEST = 8;
-/** Default deadline for all of one request's key work, in milliseconds (one discovery timeout). */
+/**
+ * Default deadline for all of one request's key work, in milliseconds (one discovery timeout).
+ *
+ * @example
+ * ```ts
+ * createRequestBudget({ maxLabels: 8, maxFetches: 8, deadlineMs: DEFAULT_KEY_WORK_DEADLINE_MS });
+ * ```
+ */
 export const DEFAULT_KEY_WORK_DEADLINE_MS = 3000;
 
 /**
@@ -32,7 +53,15 @@ export interface BudgetLimits {
   readonly deadlineMs: number;
 }
 
-/** Why the budget refused a fetch. */
+/**
+ * Why the budget refused a fetch.
+ *
+ * @example
+ * ```ts
+ * const claim = budget.claimFetch(3000);
+ * if (!claim.ok) console.log(claim.code satisfies BudgetRefusal);
+ * ```
+ */
 export type BudgetRefusal = "fetch_limit" | "deadline_exceeded";
 
 /**
