@@ -7,7 +7,14 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { type AAuthKeyCache, type AAuthKeyCacheOptions, createAAuthKeyCache } from "./aauth/index.ts";
-import { createKeyDirectoryCache, type KeyDirectoryCache, type KeyDirectoryCacheOptions } from "./discovery/index.ts";
+import {
+  createKeyDirectoryCache,
+  createKeyLookup,
+  type KeyDirectoryCache,
+  type KeyDirectoryCacheOptions,
+  type KeyLookupLayer,
+  type KeyLookupOptions,
+} from "./discovery/index.ts";
 import type { Env } from "./env.ts";
 import { DEMO_ECHO_ORIGIN, rewriteOrigin } from "./forward.ts";
 import { type Attester, createAttester } from "./identity/attestation.ts";
@@ -78,8 +85,10 @@ async function build(env: Env): Promise<Configuration | ConfigurationError> {
     const originUrl = env.ORIGIN_URL ?? "";
     if (originUrl !== "" && originUrl !== DEMO_ECHO_ORIGIN) rewriteOrigin("https://check.invalid/", originUrl);
     const policy = parsePolicy(env.SIGNET_POLICY);
-    const keys = keyCacheFor(policy);
-    const aauthKeys = aauthKeyCacheFor(policy);
+    // One key-lookup layer for both profiles: one LRU, one failure memory, one budget per request.
+    const lookup = keyLookupFor(policy);
+    const keys = keyCacheFor(policy, { lookup });
+    const aauthKeys = aauthKeyCacheFor(policy, { lookup });
     const attester = await attesterFor(env, originUrl);
     const verify = signetMiddleware<{ Bindings: Env; Variables: SignetVariables }>({
       policy,
@@ -91,6 +100,32 @@ async function build(env: Env): Promise<Configuration | ConfigurationError> {
   } catch (err) {
     return { error: (err as Error).message };
   }
+}
+
+/**
+ * The key-lookup layer a policy calls for, shared by the Web Bot Auth key source and the AAuth key cache.
+ *
+ * @param overrides layer options the caller sets itself (e.g. `cache: null` outside the Workers runtime)
+ *
+ * @example
+ * ```ts
+ * const lookup = keyLookupFor(policy);
+ * const keys = keyCacheFor(policy, { lookup });
+ * const aauthKeys = aauthKeyCacheFor(policy, { lookup });
+ * ```
+ */
+export function keyLookupFor(policy: Policy, overrides: KeyLookupOptions = {}): KeyLookupLayer {
+  const { discovery } = policy;
+  return createKeyLookup({
+    unsafeAllowLoopback: discovery.unsafeAllowLoopback,
+    timeoutMs: discovery.timeoutMs,
+    maxBytes: discovery.maxBytes,
+    minTtlSeconds: discovery.minTtlSeconds,
+    maxTtlSeconds: discovery.maxTtlSeconds,
+    negativeTtlSeconds: discovery.negativeTtlSeconds,
+    refetchCooldownSeconds: discovery.refetchCooldownSeconds,
+    ...overrides,
+  });
 }
 
 /**

@@ -32,6 +32,8 @@ describe("SIGNET_POLICY validation", () => {
     expect(policy.deny).toEqual(["https://bad.example/keys.json"]);
     expect(policy.freshness).toEqual({ maxValidity: 600, clockSkew: 10, maxAge: 300 });
     expect(policy.discovery).toMatchObject({ timeoutMs: 1000, requireDirectorySignature: true, maxBytes: 65_536 });
+    // The key-work deadline follows the discovery timeout unless set.
+    expect(policy.budget).toEqual({ maxLabels: 8, maxFetches: 8, deadlineMs: 1000 });
     expect(policy.pinned).toEqual([
       { agent: "https://agent.example", keys: [{ kty: "OKP", crv: "Ed25519", x: "abc" }] },
     ]);
@@ -52,6 +54,11 @@ describe("SIGNET_POLICY validation", () => {
     ['{"freshness":{"clockSkew":-1}}', "freshness.clockSkew", /whole number/],
     ['{"discovery":{"negativeTtlSeconds":600}}', "discovery.negativeTtlSeconds", /0 to 300/],
     ['{"discovery":{"unsafeAllowLoopback":"yes"}}', "discovery.unsafeAllowLoopback", /true or false/],
+    ['{"budget":{"maxLabels":0}}', "budget.maxLabels", /1 to 64/],
+    ['{"budget":{"maxFetches":33}}', "budget.maxFetches", /0 to 32/],
+    ['{"budget":{"deadlineMs":50}}', "budget.deadlineMs", /100 to 30000/],
+    ['{"budget":{"deadlineMs":1.5}}', "budget.deadlineMs", /whole number/],
+    ['{"budget":{"labels":4}}', "budget.labels", /unknown field/],
     [
       '{"pinned":{"https://a.example":[{"kty":"OKP","crv":"Ed25519","x":"a","d":"b"}]}}',
       'pinned["https://a.example"][0].d',

@@ -29,9 +29,17 @@ export async function resolveJwksUri(
   if (id === undefined || dwk === undefined || kid === undefined) {
     return fail("invalid_key", 'a jwks_uri member needs String "id", "dwk" and "kid"');
   }
-  const metadata = await context.cache.metadata(id, dwk);
+  const metadata = await context.cache.metadata(id, dwk, context.budget);
   if (!metadata.ok) return metadata;
-  return finish("jwks_uri", id, await context.cache.findKey(metadata.jwksUri, kid, context.algorithms), kid, context);
+  // The jwks_uri came from the fetched document: messages name it only by the id the client sent.
+  const found = await context.cache.findKey(
+    metadata.jwksUri,
+    kid,
+    context.algorithms,
+    context.budget,
+    `the JWK Set named by the metadata of ${clip(id)}`,
+  );
+  return finish("jwks_uri", id, found, kid, context);
 }
 
 /**
@@ -51,7 +59,7 @@ export async function resolveJwks(
   const url = stringParam(member, "url");
   const kid = stringParam(member, "kid");
   if (url === undefined || kid === undefined) return fail("invalid_key", 'a jwks member needs String "url" and "kid"');
-  return finish("jwks", url, await context.cache.findKey(url, kid, context.algorithms), kid, context);
+  return finish("jwks", url, await context.cache.findKey(url, kid, context.algorithms, context.budget), kid, context);
 }
 
 function finish(
@@ -76,4 +84,8 @@ function finish(
     },
     keyIds: keyIdsOf(found.thumbprint, found.jwk, kid),
   };
+}
+
+function clip(text: string): string {
+  return text.length <= 100 ? text : `${text.slice(0, 100)}…`;
 }

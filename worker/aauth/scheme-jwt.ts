@@ -86,12 +86,20 @@ export async function resolveAAuthJwt(
   const incomplete = incompleteJwk(cnf);
   if (incomplete !== undefined) return fail("invalid_key", `cnf.jwk: ${incomplete}`);
 
-  const metadata = await context.cache.metadata(iss, dwk);
+  const metadata = await context.cache.metadata(iss, dwk, context.budget);
   if (!metadata.ok) return metadata;
-  const issuerKey = await context.cache.findKey(metadata.jwksUri, header.kid, context.jwtAlgorithms);
+  // The jwks_uri came from the fetched document: messages name it only by the issuer the token names.
+  const issuerKey = await context.cache.findKey(
+    metadata.jwksUri,
+    header.kid,
+    context.jwtAlgorithms,
+    context.budget,
+    `the JWK Set named by the metadata of ${clip(iss)}`,
+  );
   if (!issuerKey.ok) return issuerKey;
   if (issuerKey.jwk.alg !== header.alg) {
-    return fail("invalid_jwt", `the JWT header alg ${clip(header.alg)} is not its key's ${String(issuerKey.jwk.alg)}`);
+    // The key's alg is the issuer's bytes: not quoted.
+    return fail("invalid_jwt", `the JWT header alg ${clip(header.alg)} is not its issuer key's alg`);
   }
   const verified = await verifyJwt(jwt, issuerKey.jwk, {
     now: context.now,

@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+import type { RequestBudget } from "../discovery/request-budget.ts";
 import type { Jwk, VerificationKey } from "../rfc9421/index.ts";
 import type { AAuthFailure } from "./error-codes.ts";
 import type { AAuthKeyCache } from "./key-cache.ts";
@@ -115,6 +117,8 @@ export interface SchemeContext {
   readonly unsafeAllowLoopback: boolean;
   /** Accept the published RFC 9421 test keys as signing keys (tests only). */
   readonly allowTestKeys: boolean;
+  /** The request's budget, passed to every metadata and JWKS lookup. Default: a scope of its own. */
+  readonly budget?: RequestBudget | undefined;
 }
 
 /**

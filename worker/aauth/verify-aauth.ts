@@ -6,6 +6,8 @@
  *
  * @module
  */
+
+import { type RequestBudget, unlimitedBudget } from "../discovery/request-budget.ts";
 import {
   combinedField,
   componentKey,
@@ -21,7 +23,7 @@ import {
   serializeComponent,
   verifySignatures,
 } from "../rfc9421/index.ts";
-import type { LabelOutcome, LabelVerdict } from "../verification/verify-request.ts";
+import type { LabelOutcome, LabelVerdict } from "../verdict.ts";
 import { type AAuthFailure, fail, type SkErrorCode } from "./error-codes.ts";
 import { DEFAULT_AAUTH_ALGORITHMS } from "./jwk.ts";
 import { type AAuthKeyCache, createAAuthKeyCache } from "./key-cache.ts";
@@ -35,6 +37,7 @@ import {
   type ImplementedScheme,
   parseSignatureKey,
   type SignatureKeyField,
+  type SignatureKeyMember,
   selectSignatureKey,
 } from "./signature-key.ts";
 
@@ -85,6 +88,13 @@ export interface VerifyAAuthOptions {
    * only; the policy's `allowTestKeys`. Default `false`: they are `invalid_key`.
    */
   readonly allowTestKeys?: boolean | undefined;
+  /**
+   * The request's signatures as `parseSignatures` returned them (only those to judge: the caller applies the
+   * label budget). Default: parsed here from `Signature-Input` and `Signature`.
+   */
+  readonly entries?: readonly SignatureEntry[] | undefined;
+  /** The request's budget (fetch cap, deadline, coalescing scope). Default: a scope of its own, no limits. */
+  readonly budget?: RequestBudget | undefined;
 }
 
 /**
@@ -174,15 +184,17 @@ export async function verifyAAuthLabels(
   options: VerifyAAuthOptions = {},
 ): Promise<AAuthVerification> {
   const signatureKey = combinedField(message.headers, "signature-key");
-  let entries: SignatureEntry[];
+  let entries: readonly SignatureEntry[];
   try {
-    entries = parseSignatures(
-      {
-        signatureInput: combinedField(message.headers, "signature-input"),
-        signature: combinedField(message.headers, "signature"),
-      },
-      "request",
-    );
+    entries =
+      options.entries ??
+      parseSignatures(
+        {
+          signatureInput: combinedField(message.headers, "signature-input"),
+          signature: combinedField(message.headers, "signature"),
+        },
+        "request",
+      );
   } catch (error) {
     if (!isSignatureError(error)) throw error;
     if (error.code === "no_signature" && signatureKey === undefined) return { labels: [], otherLabels: [] };
@@ -196,8 +208,12 @@ export async function verifyAAuthLabels(
     return { labels: [], otherLabels: [], fieldError: { code: parsedKey.code, message: parsedKey.message } };
   }
   const field = parsedKey.field;
-  const labels: AAuthLabelVerdict[] = [];
+  const labels: Promise<AAuthLabelVerdict>[] = [];
   const otherLabels: string[] = [];
+  const request: RequestScope = {
+    budget: options.budget ?? unlimitedBudget(),
+    resolved: new Map(),
+  };
   for (const entry of entries) {
     const label = entry.label as string;
     const tag = isSignatureError(entry) ? undefined : entry.params.tag;
@@ -206,20 +222,39 @@ export async function verifyAAuthLabels(
       continue;
     }
     if (isSignatureError(entry)) {
-      labels.push({
-        label,
-        outcome: "invalid",
-        code: "invalid_signature",
-        message: entry.message,
-        scheme: field.members.get(label)?.scheme,
-        components: [],
-        coversAuthorization: false,
-      });
+      labels.push(
+        Promise.resolve({
+          label,
+          outcome: "invalid",
+          code: "invalid_signature",
+          message: entry.message,
+          scheme: field.members.get(label)?.scheme,
+          components: [],
+          coversAuthorization: false,
+        }),
+      );
       continue;
     }
-    labels.push(await judge(message, entry, field, options));
+    // Every label's cheap checks run at once, then their key work runs side by side within the budget.
+    labels.push(judge(message, entry, field, options, request));
   }
-  return { labels, otherLabels };
+  return { labels: await Promise.all(labels), otherLabels };
+}
+
+/** What the labels of one request share: the budget, and each distinct key member resolved once. */
+interface RequestScope {
+  readonly budget: RequestBudget;
+  readonly resolved: Map<string, Promise<ResolvedSignatureKey | AAuthFailure>>;
+}
+
+/** A member's identity for the per-request memo (its scheme and parameters, in order), if it has one. */
+function memberKey(member: SignatureKeyMember): string | undefined {
+  const params: unknown[] = [];
+  for (const [name, param] of member.params) {
+    if (param.type === "other") return undefined;
+    params.push([name, param.type, param.type === "bytes" ? [...param.value] : param.value]);
+  }
+  return JSON.stringify([member.scheme, params]);
 }
 
 async function judge(
@@ -227,6 +262,7 @@ async function judge(
   sig: ParsedSignature,
   field: SignatureKeyField,
   options: VerifyAAuthOptions,
+  request: RequestScope,
 ): Promise<AAuthLabelVerdict> {
   const components = sig.components.map(serializeComponent);
   const verdict = {
@@ -285,14 +321,19 @@ async function judge(
     maxAgentTokenLifetime: options.maxAgentTokenLifetime ?? DEFAULT_MAX_AGENT_TOKEN_LIFETIME,
     unsafeAllowLoopback: options.unsafeAllowLoopback === true,
     allowTestKeys: options.allowTestKeys === true,
+    budget: request.budget,
   };
-  let resolved: ResolvedSignatureKey | AAuthFailure;
-  try {
-    resolved = await RESOLVERS[selected.member.scheme](selected.member, context);
-  } catch (error) {
-    // A resolver bug or a platform failure must not turn into an accepted request or an unhandled error.
-    resolved = fail("invalid_request", `the key could not be resolved: ${(error as Error).message}`);
+  // Identical members (the same hwk key on many labels) are resolved, fetched and imported once per request.
+  const memo = memberKey(selected.member);
+  let resolving = memo === undefined ? undefined : request.resolved.get(memo);
+  if (resolving === undefined) {
+    resolving = RESOLVERS[selected.member.scheme](selected.member, context).catch(() =>
+      // A resolver bug or a platform failure must not turn into an accepted request or an unhandled error.
+      fail("invalid_request", "the key could not be resolved"),
+    );
+    if (memo !== undefined) request.resolved.set(memo, resolving);
   }
+  const resolved = await resolving;
   if (!resolved.ok) return refuse(resolved);
   const key = resolved;
   const algorithm = key.key.algorithm as JoseAlgorithm;
@@ -301,6 +342,7 @@ async function judge(
   }
 
   const [outcome] = await verifySignatures(message, {
+    entries: [sig],
     label: sig.label,
     keys: () => key.key,
     algorithms: [algorithm],

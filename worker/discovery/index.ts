@@ -53,6 +53,21 @@ export {
   type KeyDirectoryCacheOptions,
 } from "./key-directory-cache.ts";
 export {
+  createKeyLookup,
+  DEFAULT_MAX_AGE_SECONDS,
+  DEFAULT_MAX_DOCUMENTS,
+  DEFAULT_REFETCH_COOLDOWN_SECONDS,
+  type DocumentSpec,
+  type DocumentState,
+  discoveryMessage,
+  type KeyLookupLayer,
+  type KeyLookupOptions,
+  type Loaded,
+  type LoadReason,
+  type RawDocument,
+  type Vetted,
+} from "./key-lookup.ts";
+export {
   type AgentReference,
   DISCOVERY_ERROR_CODES,
   type DiscoveryErrorCode,
@@ -74,3 +89,13 @@ export {
   type RefusedKey,
   RFC9421_TEST_KEY_THUMBPRINTS,
 } from "./parse-key-set.ts";
+export {
+  type BudgetLimits,
+  type BudgetRefusal,
+  createRequestBudget,
+  DEFAULT_KEY_WORK_DEADLINE_MS,
+  DEFAULT_MAX_FETCHES_PER_REQUEST,
+  DEFAULT_MAX_LABELS_PER_REQUEST,
+  type RequestBudget,
+  unlimitedBudget,
+} from "./request-budget.ts";

@@ -12,24 +12,27 @@ import {
   DEFAULT_DIRECTORY_CLOCK_SKEW_SECONDS,
   verifyDirectorySignatures,
 } from "./directory-signature.ts";
-import { checkEgress } from "./egress-guard.ts";
+import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_KEY_SET_BYTES, type FetchFunction } from "./fetch-key-set.ts";
+import { DEFAULT_MAX_TTL_SECONDS, DEFAULT_MIN_TTL_SECONDS, DEFAULT_TTL_SECONDS } from "./freshness.ts";
 import {
-  DEFAULT_FETCH_TIMEOUT_MS,
-  DEFAULT_MAX_KEY_SET_BYTES,
-  type FetchFunction,
-  fetchKeySet,
-} from "./fetch-key-set.ts";
-import { DEFAULT_MAX_TTL_SECONDS, DEFAULT_MIN_TTL_SECONDS, DEFAULT_TTL_SECONDS, keySetFreshness } from "./freshness.ts";
+  createKeyLookup,
+  DEFAULT_FAILURE_BACKOFF_SECONDS,
+  DEFAULT_NEGATIVE_TTL_SECONDS,
+  DEFAULT_REFETCH_COOLDOWN_SECONDS,
+  type DocumentSpec,
+  discoveryMessage,
+  type KeyLookupLayer,
+  type RawDocument,
+  type Vetted,
+} from "./key-lookup.ts";
 import type { AgentReference, DiscoveryErrorCode, KeyLookup, KeySource } from "./key-source.ts";
 import { DEFAULT_MAX_KEYS, findInKeySet, type KeySet, type KeySetClock, parseKeySet } from "./parse-key-set.ts";
-import { isCacheOption, openSharedTier, resolveSharedCache } from "./shared-tier.ts";
+import { type RequestBudget, unlimitedBudget } from "./request-budget.ts";
+import { isCacheOption } from "./shared-tier.ts";
 
-/** Default (and largest) time a failure is remembered before the next fetch, in seconds (PROTO-02: ≤ 5 min). */
-export const DEFAULT_NEGATIVE_TTL_SECONDS = 300;
-/** Default delay before retrying after a first failure, in seconds; it doubles per failure up to the negative TTL. */
-export const DEFAULT_FAILURE_BACKOFF_SECONDS = 30;
+export { DEFAULT_FAILURE_BACKOFF_SECONDS, DEFAULT_NEGATIVE_TTL_SECONDS } from "./key-lookup.ts";
 /** Default shortest time between two refetches of one key set caused by unknown `keyid`s, in seconds. */
-export const DEFAULT_UNKNOWN_KEY_COOLDOWN_SECONDS = 30;
+export const DEFAULT_UNKNOWN_KEY_COOLDOWN_SECONDS = DEFAULT_REFETCH_COOLDOWN_SECONDS;
 /** Default largest number of key sets held per isolate. */
 export const DEFAULT_MAX_KEY_SETS = 1000;
 
@@ -94,6 +97,11 @@ export interface KeyDirectoryCacheOptions {
   readonly maxKeySets?: number | undefined;
   /** The `User-Agent` of key set fetches. Default `"signet-key-discovery"`. */
   readonly userAgent?: string | undefined;
+  /**
+   * The key-lookup layer to fetch through, shared with AAuth (then its own fetch, clock, tier and failure options
+   * apply, and this cache's are ignored). Default: a layer of its own built from these options.
+   */
+  readonly lookup?: KeyLookupLayer | undefined;
 }
 
 /**
@@ -136,58 +144,26 @@ export interface KeySetHealth {
   readonly failure?: DiscoveryErrorCode | undefined;
 }
 
-/** A set held in memory, with when it was fetched and until when it is fresh (milliseconds). */
-interface Held {
-  readonly keySet: KeySet;
-  readonly fetchedAt: number;
-  readonly freshUntil: number;
-}
-
-interface Failure {
-  readonly code: DiscoveryErrorCode;
-  readonly message: string;
-  /** No fetch before this time (milliseconds). */
-  readonly until: number;
-  /** Consecutive failures. */
-  readonly count: number;
-}
-
-interface Entry {
-  readonly url: string;
-  readonly kind: AgentReference["kind"];
-  held?: Held | undefined;
-  failure?: Failure | undefined;
-  lastForcedRefresh?: number | undefined;
-  inflight?: Promise<void> | undefined;
-}
-
-/** A raw key set response, fresh from the network or from the shared tier. */
-interface RawKeySet {
-  readonly bytes: Uint8Array;
-  readonly text: string;
-  readonly headers: Headers;
-}
-
-/** The shared tier namespace of Web Bot Auth key sets. */
-const SHARED_NAMESPACE = "web-bot-auth";
+/** The shared tier namespaces (and LRU prefixes) of Web Bot Auth key sets, by kind. */
+const NAMESPACES: Readonly<Record<AgentReference["kind"], string>> = {
+  directory: "web-bot-auth",
+  jwks: "web-bot-auth-jwks",
+};
 
 /**
- * Creates Signet's key source: finds a verification key by (key set URL, `keyid`), never by `keyid` alone.
+ * Creates Signet's Web Bot Auth key source: finds a verification key by (key set URL, `keyid`), never by `keyid`
+ * alone. Fetching, tiers, backoff, stale-on-error, the unknown-key cooldown and the per-request budget belong to
+ * the shared key-lookup layer ({@link createKeyLookup}; pass `lookup` to share one with AAuth); this module owns
+ * only what is Web Bot Auth's: how a key set is named (pinned or by URL) and vetted (PROTO-02 directories, JWK
+ * Sets, directory response signatures).
  *
- * - **Tiers.** A per-isolate LRU map of parsed sets with imported keys (at most `maxKeySets`), then the shared
- *   Cache API tier holding the raw response under the key set URL with a synthetic `Cache-Control: max-age` equal
- *   to the remaining clamped lifetime (and Signet's own fetch time, so the injected clock decides freshness).
- * - **Freshness.** `s-maxage`, `max-age` or `Expires` (minus `Age`), clamped to [60 s, 24 h]; `no-store`,
- *   `no-cache` and a missing `Cache-Control` mean 60 s (`no-store` responses skip the shared tier). With
- *   `requireDirectorySignature`, a set also goes stale when a binding signature expires (not before the 60 s floor).
- * - **Coalescing.** Concurrent lookups of one set share one in-flight refresh.
- * - **Failures.** A failed fetch, parse or binding check blocks fetching that set for 30 s, doubling per
- *   consecutive failure, never more than `negativeTtlSeconds` (≤ 300 s), longer only if `Retry-After` asks (and
- *   still capped), with up to 20 % jitter downwards. A failure never evicts a held set: its keys keep being served
- *   (stale) until a fetch succeeds. A successful fetch replaces the set, so a removed key stops verifying.
- * - **Unknown `keyid`.** Refetches the set at most once per `unknownKeyCooldownSeconds` (30 s) per set, then
- *   answers `key_not_found` (or the refresh failure's code when that refetch failed).
+ * - **Freshness.** `s-maxage`, `max-age` or `Expires` (minus `Age`), clamped to [60 s, 24 h]; with
+ *   `requireDirectorySignature`, a set also goes stale when a binding signature expires (not before the floor).
+ * - **Unknown `keyid`.** Refetches the set at most once per `unknownKeyCooldownSeconds` (30 s) per set, never in
+ *   the request whose own fetch already missed, then answers `key_not_found` (or the refresh failure's code when
+ *   that refetch failed).
  * - **Pinned sets** are never fetched and never refreshed.
+ * - **Messages** never quote what a directory sent.
  *
  * `findKey` never throws except for a malformed argument (TypeError); every other failure is a
  * {@link KeyLookup} with a {@link DiscoveryErrorCode}.
@@ -201,6 +177,7 @@ const SHARED_NAMESPACE = "web-bot-auth";
  *   { keySetUrl: "https://agent.example/.well-known/http-message-signatures-directory", kind: "directory",
  *     declared: "https://agent.example" },
  *   "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U",
+ *   createRequestBudget(policy.budget),
  * );
  * if (lookup.ok) await lookup.key.verify(base, signature);
  * else console.log(lookup.code, lookup.message); // e.g. "directory_unreachable"
@@ -209,51 +186,71 @@ const SHARED_NAMESPACE = "web-bot-auth";
 export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}): KeyDirectoryCache {
   const config = readOptions(options);
   const now = options.now ?? (() => Date.now());
-  const random = options.random ?? Math.random;
-  const entries = new Map<string, Entry>();
   const pinnedSets = new Map<string, { jwks: readonly Jwk[]; parsed?: Promise<KeySet | string> }>();
   for (const [url, jwks] of options.pinned ?? []) pinnedSets.set(normalise(url) ?? url, { jwks });
-  const sharedTier = openSharedTier(resolveSharedCache(options.cache), SHARED_NAMESPACE);
+  const lookup =
+    options.lookup ??
+    createKeyLookup({
+      fetch: options.fetch,
+      now,
+      random: options.random,
+      cache: options.cache,
+      unsafeAllowLoopback: options.unsafeAllowLoopback,
+      timeoutMs: config.timeoutMs,
+      maxBytes: config.maxBytes,
+      maxDocuments: config.maxKeySets,
+      negativeTtlSeconds: config.negativeTtlSeconds,
+      failureBackoffSeconds: config.failureBackoffSeconds,
+      refetchCooldownSeconds: config.unknownKeyCooldownSeconds,
+      minTtlSeconds: config.minTtlSeconds,
+      maxTtlSeconds: config.maxTtlSeconds,
+      defaultTtlSeconds: config.defaultTtlSeconds,
+    });
+  const specs = {
+    directory: specFor("directory"),
+    jwks: specFor("jwks"),
+  } as const;
 
-  const fetchOptions = {
-    fetch: options.fetch,
-    timeoutMs: config.timeoutMs,
-    maxBytes: config.maxBytes,
-    lenientDirectoryMediaType: options.lenientDirectoryMediaType,
-    unsafeAllowLoopback: options.unsafeAllowLoopback,
-    userAgent: options.userAgent,
-  };
+  function specFor(kind: AgentReference["kind"]): DocumentSpec<KeySet> {
+    return {
+      namespace: NAMESPACES[kind],
+      fetch: {
+        kind,
+        lenientDirectoryMediaType: options.lenientDirectoryMediaType,
+        userAgent: options.userAgent,
+      },
+      freshness: config,
+      vet: (raw, at, url) => vet(kind, raw, at, url),
+      limitFreshness: limitByBinding,
+    };
+  }
 
-  async function findKey(agent: AgentReference, keyid: string): Promise<KeyLookup> {
+  async function findKey(agent: AgentReference, keyid: string, budget?: RequestBudget): Promise<KeyLookup> {
     checkArguments(agent, keyid);
     const pinned = pinnedSets.get(normalise(agent.keySetUrl) ?? agent.keySetUrl);
     if (pinned !== undefined) return findPinned(pinned, agent, keyid);
-    const egress = checkEgress(agent.keySetUrl, { unsafeAllowLoopback: options.unsafeAllowLoopback });
-    if (!egress.allowed) return failed("egress_refused", egress.reason);
-
-    const entry = touch(egress.url.href, agent.kind);
-    if (entry.held === undefined || now() >= entry.held.freshUntil) await refresh(entry);
-    let answer = answerFrom(entry, agent, keyid);
+    const scope = budget ?? unlimitedBudget();
+    const spec = specs[agent.kind];
+    const name = `the key set at ${clip(agent.keySetUrl)}`;
+    const loaded = await lookup.load(spec, agent.keySetUrl, name, scope);
+    if (!loaded.ok) return loaded;
+    let answer = answerFrom(loaded.data, name, agent, keyid);
     if (answer === "unknown") {
-      const last = entry.lastForcedRefresh;
-      if (last === undefined || now() - last >= config.unknownKeyCooldownSeconds * 1000) {
-        entry.lastForcedRefresh = now();
-        await refresh(entry);
-        answer = answerFrom(entry, agent, keyid);
-      } else if (entry.inflight !== undefined) {
-        // Another lookup's refetch is under way: its result is the freshest answer there will be.
-        await entry.inflight;
-        answer = answerFrom(entry, agent, keyid);
+      const again = await lookup.load(spec, agent.keySetUrl, name, scope, "unknown-key");
+      if (again.ok) answer = answerFrom(again.data, name, agent, keyid);
+      if (answer === "unknown") {
+        const failure = lookup.state(spec, agent.keySetUrl).failure;
+        if (failure !== undefined) {
+          return failed(
+            failure,
+            `${name} has no key with keyid "${clip(keyid)}", and refreshing it failed: ${discoveryMessage(failure, "it")}`,
+          );
+        }
+        if (!again.ok && again.code !== "key_not_found") return again;
       }
     }
     if (answer !== "unknown") return answer;
-    if (entry.failure !== undefined) {
-      return failed(
-        entry.failure.code,
-        `keyid "${clip(keyid)}" is not in the key set held for ${entry.url}, and refreshing it failed: ${entry.failure.message}`,
-      );
-    }
-    return failed("key_not_found", `the key set at ${entry.url} has no key with keyid "${clip(keyid)}"`);
+    return failed("key_not_found", `${name} has no key with keyid "${clip(keyid)}"`);
   }
 
   /** The time keys' `nbf` and `exp` are judged by. */
@@ -261,16 +258,9 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
     return { now: Math.floor(now() / 1000), clockSkewSeconds: config.clockSkewSeconds };
   }
 
-  /** The answer from the held set, or "unknown" when the keyid is not listed at all. */
-  function answerFrom(entry: Entry, agent: AgentReference, keyid: string): KeyLookup | "unknown" {
-    const held = entry.held;
-    if (held === undefined) {
-      const failure = entry.failure;
-      return failure === undefined
-        ? failed("directory_unreachable", `the key set at ${entry.url} could not be fetched`)
-        : failed(failure.code, failure.message);
-    }
-    const match = findInKeySet(held.keySet, keyid, undefined, clock());
+  /** The answer from a held set, or "unknown" when the keyid is not listed at all. */
+  function answerFrom(keySet: KeySet, name: string, agent: AgentReference, keyid: string): KeyLookup | "unknown" {
+    const match = findInKeySet(keySet, keyid, undefined, clock());
     if (match.found) {
       const binding = match.key.binding;
       if (config.requireDirectorySignature && binding !== undefined) {
@@ -278,13 +268,13 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
         if (binding.expires < nowSeconds - config.clockSkewSeconds) {
           return failed(
             "directory_signature_invalid",
-            `the binding signature of key ${match.key.thumbprint} at ${entry.url} expired at ${binding.expires}, and no fresher directory could be fetched`,
+            `the binding signature of key "${clip(keyid)}" in ${name} expired, and no fresher directory could be fetched`,
           );
         }
       }
       return { ok: true, key: match.key.key, agent, pinned: false };
     }
-    if (match.refused !== undefined) return failed(match.refused.code, `${entry.url}: ${match.refused.message}`);
+    if (match.refused !== undefined) return failed(match.refused.code, discoveryMessage(match.refused.code, name));
     return "unknown";
   }
 
@@ -311,65 +301,17 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
     return failed("key_not_found", `the pinned key set for ${agent.keySetUrl} has no key with keyid "${clip(keyid)}"`);
   }
 
-  /** The entry for (kind, url), marked most recently used; the least recently used are dropped past the cap. */
-  function touch(url: string, kind: AgentReference["kind"]): Entry {
-    const id = `${kind} ${url}`;
-    let entry = entries.get(id);
-    if (entry !== undefined) entries.delete(id);
-    else entry = { url, kind };
-    entries.set(id, entry);
-    while (entries.size > config.maxKeySets) {
-      const oldest = entries.keys().next().value as string;
-      entries.delete(oldest);
-    }
-    return entry;
-  }
-
-  /** One refresh at a time per entry; none while a failure blocks fetching. */
-  function refresh(entry: Entry): Promise<void> {
-    if (entry.inflight !== undefined) return entry.inflight;
-    if (entry.failure !== undefined && now() < entry.failure.until) return Promise.resolve();
-    const work = doRefresh(entry).finally(() => {
-      entry.inflight = undefined;
-    });
-    entry.inflight = work;
-    return work;
-  }
-
-  async function doRefresh(entry: Entry): Promise<void> {
-    try {
-      const shared = await readShared(entry);
-      if (shared !== undefined) return;
-      const fetched = await fetchKeySet(entry.url, { ...fetchOptions, kind: entry.kind });
-      if (!fetched.ok) return recordFailure(entry, fetched.code, fetched.message, fetched.retryAfterSeconds);
-      const fetchedAt = now();
-      const vetted = await vet(entry, fetched, fetchedAt);
-      if (!vetted.ok) return recordFailure(entry, vetted.code, vetted.message);
-      const freshness = keySetFreshness(fetched.caching, fetchedAt, config);
-      const freshUntil = limitByBinding(vetted.keySet, fetchedAt, fetchedAt + freshness.ttlSeconds * 1000);
-      install(entry, { keySet: vetted.keySet, fetchedAt, freshUntil });
-      if (freshness.shareable) await sharedTier?.write(entry.url, fetched, { fetchedAt, freshUntil, now: now() });
-    } catch (error) {
-      // Only a bug or an exotic runtime failure gets here; fail closed for this set, never throw to the caller.
-      recordFailure(entry, "directory_invalid", `the key set at ${entry.url} could not be processed: ${String(error)}`);
-    }
-  }
-
-  /** Parses the raw set and applies the binding policy. */
-  async function vet(
-    entry: Entry,
-    raw: RawKeySet,
-    at: number,
-  ): Promise<{ ok: true; keySet: KeySet } | { ok: false; code: DiscoveryErrorCode; message: string }> {
+  /** Parses the raw set and applies the binding policy. Messages stay Signet's own. */
+  async function vet(kind: AgentReference["kind"], raw: RawDocument, at: number, url: string): Promise<Vetted<KeySet>> {
     const parsed = await parseKeySet(raw.text, {
-      kind: entry.kind,
+      kind,
       maxKeys: config.maxKeys,
       allowTestKeys: options.allowTestKeys,
     });
-    if (!parsed.ok) return { ok: false, code: parsed.code, message: `${entry.url}: ${parsed.message}` };
-    if (!config.requireDirectorySignature) return parsed;
+    if (!parsed.ok) return { ok: false, code: parsed.code };
+    if (!config.requireDirectorySignature) return { ok: true, data: parsed.keySet };
     const check = await verifyDirectorySignatures({
-      url: entry.url,
+      url,
       headers: raw.headers,
       body: raw.bytes,
       keySet: parsed.keySet,
@@ -378,14 +320,9 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
     });
     const keySet = applyDirectoryBinding(parsed.keySet, check, { require: true });
     if (keySet.keys.length === 0 && parsed.keySet.keys.length > 0) {
-      const reasons = check.failures.map((f) => `${f.label || "-"}: ${f.message}`).join("; ");
-      return {
-        ok: false,
-        code: "directory_signature_invalid",
-        message: `${entry.url}: no key of the set has a valid directory response signature${reasons ? ` (${reasons})` : ""}`,
-      };
+      return { ok: false, code: "directory_signature_invalid" };
     }
-    return { ok: true, keySet };
+    return { ok: true, data: keySet };
   }
 
   /** With required bindings, the set is stale once its first binding signature expires (never before the floor). */
@@ -396,65 +333,29 @@ export function createKeyDirectoryCache(options: KeyDirectoryCacheOptions = {}):
     return Math.min(freshUntil, Math.max(fetchedAt + config.minTtlSeconds * 1000, earliest));
   }
 
-  function install(entry: Entry, held: Held): void {
-    entry.held = held;
-    entry.failure = undefined;
-  }
-
-  function recordFailure(entry: Entry, code: DiscoveryErrorCode, message: string, retryAfterSeconds?: number): void {
-    const count = (entry.failure?.count ?? 0) + 1;
-    const backoff = config.failureBackoffSeconds * 2 ** Math.min(count - 1, 20);
-    let delay = Math.min(config.negativeTtlSeconds, backoff) * (1 - 0.2 * clampUnit(random()));
-    if (retryAfterSeconds !== undefined) {
-      delay = Math.max(delay, Math.min(config.negativeTtlSeconds, retryAfterSeconds));
-    }
-    entry.failure = { code, message, until: now() + delay * 1000, count };
-  }
-
-  /** Installs a fresh copy from the shared tier when it is newer than what this isolate holds. */
-  async function readShared(entry: Entry): Promise<true | undefined> {
-    if (sharedTier === null) return undefined;
-    try {
-      const current = now();
-      const copy = await sharedTier.read(entry.url, {
-        now: current,
-        maxBytes: config.maxBytes,
-        newerThan: entry.held?.fetchedAt,
-      });
-      if (copy === undefined) return undefined;
-      const vetted = await vet(entry, copy, current);
-      if (!vetted.ok) return undefined;
-      install(entry, {
-        keySet: vetted.keySet,
-        fetchedAt: copy.fetchedAt,
-        freshUntil: limitByBinding(vetted.keySet, current, copy.freshUntil),
-      });
-      return true;
-    } catch {
-      return undefined;
-    }
-  }
-
   function health(keySetUrl: string): KeySetHealth | undefined {
     const url = normalise(keySetUrl) ?? keySetUrl;
     const pinned = pinnedSets.get(url);
     if (pinned !== undefined) return { pinned: true, keyCount: pinned.jwks.length };
-    const entry = entries.get(`directory ${url}`) ?? entries.get(`jwks ${url}`);
-    if (entry === undefined) return undefined;
-    return {
-      pinned: false,
-      keyCount: entry.held?.keySet.keys.length,
-      fetchedAt: entry.held?.fetchedAt,
-      freshUntil: entry.held?.freshUntil,
-      failure: entry.failure?.code,
-    };
+    for (const spec of [specs.directory, specs.jwks]) {
+      const state = lookup.state(spec, url);
+      if (!state.held && state.failure === undefined) continue;
+      return {
+        pinned: false,
+        keyCount: state.data?.keys.length,
+        fetchedAt: state.fetchedAt,
+        freshUntil: state.freshUntil,
+        failure: state.failure,
+      };
+    }
+    return undefined;
   }
 
   return {
     findKey,
     health,
     get size() {
-      return entries.size;
+      return lookup.size;
     },
   };
 }
@@ -584,10 +485,10 @@ function failed(code: DiscoveryErrorCode, message: string): KeyLookup {
   return { ok: false, code, message };
 }
 
-function clampUnit(value: number): number {
+function _clampUnit(value: number): number {
   return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
 }
 
 function clip(text: string): string {
-  return text.length <= 100 ? text : `${text.slice(0, 100)}…`;
+  return text.length <= 300 ? text : `${text.slice(0, 300)}…`;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { VerificationKey } from "../rfc9421/index.ts";
+import type { RequestBudget } from "./request-budget.ts";
 
 /** Where an agent's keys live, resolved from its `Signature-Agent` member (or from pinned configuration). */
 export interface AgentReference {
@@ -37,6 +38,12 @@ export const DISCOVERY_ERROR_CODES = [
   "test_key_refused",
   /** The request names more agents than `discovery.maxAgentsPerRequest`; keys were looked up for the first ones. */
   "agent_limit",
+  /** The request carries more signatures than `budget.maxLabels`; this one was not judged. */
+  "label_limit",
+  /** The request already started `budget.maxFetches` key set and metadata fetches; this key needed another. */
+  "fetch_limit",
+  /** The request's key work passed `budget.deadlineMs` before this key could be fetched. */
+  "deadline_exceeded",
 ] as const;
 
 /** One of {@link DISCOVERY_ERROR_CODES}. */
@@ -49,5 +56,9 @@ export type KeyLookup =
 
 /** Finds verification keys by (key set URL, keyid), never by keyid alone. */
 export interface KeySource {
-  findKey(agent: AgentReference, keyid: string): Promise<KeyLookup>;
+  /**
+   * @param budget the request's budget (fetch cap, deadline, coalescing scope); without it the call gets a
+   *   scope of its own and no limits beyond the source's.
+   */
+  findKey(agent: AgentReference, keyid: string, budget?: RequestBudget): Promise<KeyLookup>;
 }

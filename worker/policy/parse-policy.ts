@@ -13,6 +13,7 @@ import {
 import { agentIdentityOf } from "../verification/signature-agent.ts";
 import { canonicalPath, PATH_REJECTION_DETAILS } from "./canonical-path.ts";
 import {
+  type BudgetPolicy,
   DEFAULT_POLICY,
   type DiscoveryPolicy,
   type FreshnessPolicy,
@@ -64,6 +65,7 @@ export function parsePolicy(text: string | undefined): Policy {
     "freshness",
     "algorithms",
     "discovery",
+    "budget",
     "pinned",
     "allowTestKeys",
     "replay",
@@ -83,6 +85,7 @@ export function parsePolicy(text: string | undefined): Policy {
   const fresh = freshness(root.freshness ?? {});
   const aauthPolicy = aauth(root.aauth ?? {});
   consistentLifetimes(fresh, aauthPolicy);
+  const discoveryPolicy = discovery(root.discovery ?? {});
   return {
     mode,
     rules,
@@ -90,7 +93,8 @@ export function parsePolicy(text: string | undefined): Policy {
     deny: agents(root.deny ?? [], "deny"),
     freshness: fresh,
     algorithms,
-    discovery: discovery(root.discovery ?? {}),
+    discovery: discoveryPolicy,
+    budget: budget(root.budget ?? {}, discoveryPolicy.timeoutMs),
     pinned: pinned(root.pinned ?? {}),
     allowTestKeys: bool(root.allowTestKeys ?? false, "allowTestKeys"),
     replay: replay(root.replay ?? {}),
@@ -345,6 +349,19 @@ function discovery(value: unknown): DiscoveryPolicy {
       1,
       32,
     ),
+  };
+}
+
+/** The `budget` block; the deadline defaults to one discovery timeout. */
+function budget(value: unknown, timeoutMs: number): BudgetPolicy {
+  const o = object(value, "budget");
+  const d = DEFAULT_POLICY.budget;
+  known(o, "budget", Object.keys(d));
+  // `seconds` checks any whole number in a range.
+  return {
+    maxLabels: seconds(o.maxLabels ?? d.maxLabels, "budget.maxLabels", 1, 64),
+    maxFetches: seconds(o.maxFetches ?? d.maxFetches, "budget.maxFetches", 0, 32),
+    deadlineMs: seconds(o.deadlineMs ?? timeoutMs, "budget.deadlineMs", 100, 30_000),
   };
 }
 

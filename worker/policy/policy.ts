@@ -143,6 +143,26 @@ export interface DiscoveryPolicy {
   readonly maxAgentsPerRequest: number;
 }
 
+/**
+ * What one request may make Signet spend on keys, for both profiles together (see
+ * `worker/discovery/request-budget.ts`). The defaults make the worst request cost about what four agents' first
+ * requests cost.
+ */
+export interface BudgetPolicy {
+  /** Signature labels judged per request; later ones are `unverified` with `label_limit`. Default 8. */
+  readonly maxLabels: number;
+  /**
+   * Key set and metadata fetches one request may start (Web Bot Auth directories, AAuth issuer metadata, JWK
+   * Sets); a lookup needing one more is `unverified` with `fetch_limit`. Default 8 (four AAuth `jwt` agents).
+   */
+  readonly maxFetches: number;
+  /**
+   * Milliseconds by which all of a request's key work has ended (`deadline_exceeded`); fetches are cut off at
+   * it. Default `discovery.timeoutMs` (3000), so a request costs at most one discovery timeout.
+   */
+  readonly deadlineMs: number;
+}
+
 /** Keys configured for an agent: that agent is never fetched. */
 export interface PinnedAgent {
   /** The agent URL as it appears in `Signature-Agent` (an origin, or a JWK Set URL). */
@@ -177,6 +197,7 @@ export interface Policy {
   /** Algorithms accepted for agent signatures. HMAC is never accepted (Web Bot Auth forbids shared keys). */
   readonly algorithms: readonly SignatureAlgorithm[];
   readonly discovery: DiscoveryPolicy;
+  readonly budget: BudgetPolicy;
   readonly pinned: readonly PinnedAgent[];
   /** Accept the published RFC 9421 test keys. Default false; only for tests and demos. */
   readonly allowTestKeys: boolean;
@@ -215,6 +236,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
     unsafeAllowLoopback: false,
     maxAgentsPerRequest: 4,
   },
+  budget: { maxLabels: 8, maxFetches: 8, deadlineMs: 3000 },
   pinned: [],
   allowTestKeys: false,
   replay: { shards: 64, timeoutMs: 2000 },

@@ -90,6 +90,7 @@ export {
   type KeyCandidate,
   type KeyResolution,
   type KeyResolver,
+  precheckSignature,
   type SignatureOutcome,
   type VerifiedSignature,
   type VerifyOptions,

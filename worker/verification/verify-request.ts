@@ -5,26 +5,23 @@
  *
  * @module
  */
-import {
-  type AAuthIdentity,
-  type AAuthKeyCache,
-  type AAuthLabelVerdict,
-  toLabelVerdict,
-  verifyAAuthLabels,
-} from "../aauth/index.ts";
+import { type AAuthKeyCache, type AAuthLabelVerdict, toLabelVerdict, verifyAAuthLabels } from "../aauth/index.ts";
 import type { KeyLookup, KeySource } from "../discovery/key-source.ts";
+import { createRequestBudget, type RequestBudget } from "../discovery/request-budget.ts";
 import type { Policy } from "../policy/policy.ts";
 import {
   combinedField,
   type HttpRequestMessage,
   type JoseAlgorithm,
   parseSignatures,
-  type SignatureAlgorithm,
+  precheckSignature,
+  type SignatureEntry,
   SignatureError,
-  type SignatureParameters,
   serializeComponent,
+  type VerifyOptions,
   verifySignatures,
 } from "../rfc9421/index.ts";
+import type { LabelOutcome, LabelVerdict, RequestVerification } from "../verdict.ts";
 import { MalformedSignatureAgentError, resolveSignatureAgent } from "./signature-agent.ts";
 
 /** The Web Bot Auth signature tag. */
@@ -34,67 +31,7 @@ export const WEB_BOT_AUTH_TAG = "web-bot-auth";
 const WEB_BOT_AUTH_PARAMETERS = Object.freeze(["created", "expires", "keyid"] as const);
 const WEB_BOT_AUTH_COMPONENTS = Object.freeze([Object.freeze(["@authority", "@target-uri"])]);
 
-/** The three outcomes a signature can have (draft-ietf-webbotauth-httpsig-protocol, "Verifier Outcomes"). */
-export type LabelOutcome = "verified" | "invalid" | "unverified";
-
-/** The judgement on one signature label. */
-export interface LabelVerdict {
-  readonly label: string;
-  /** Which profile judged the label. */
-  readonly profile?: "web-bot-auth" | "aauth" | undefined;
-  readonly outcome: LabelOutcome;
-  /** Why it did not verify: an RFC 9421 core code, a `Signature-Agent` code, or a discovery code. */
-  readonly code?: string | undefined;
-  /** Which family `code` comes from. */
-  readonly codeSource?: "signature" | "signature-agent" | "discovery" | undefined;
-  readonly message?: string | undefined;
-  /** The agent identity (key set URL) the signature was resolved to, when it was. */
-  readonly agent?: string | undefined;
-  /** Whether the key came from pinned configuration rather than a fetch. */
-  readonly pinned?: boolean | undefined;
-  readonly keyid?: string | undefined;
-  readonly algorithm?: SignatureAlgorithm | JoseAlgorithm | undefined;
-  readonly params?: SignatureParameters | undefined;
-  /** The covered components, serialised. */
-  readonly components: readonly string[];
-  /** The `@signature-params` value as the signer wrote it. */
-  readonly signatureParams?: string | undefined;
-  /** The signature base, whenever the pipeline got as far as building it. */
-  readonly base?: string | undefined;
-  /** Whether the signature covers `authorization` (a bearer token is bound to the key only then). */
-  readonly coversAuthorization: boolean;
-  /** The decoded signature bytes (replay protection keys on them when there is no nonce). */
-  readonly signature?: Uint8Array | undefined;
-  /** AAuth: what the key scheme and tokens proved. */
-  readonly aauth?: AAuthIdentity | undefined;
-  /** AAuth: the components a failed signature should also have covered (`required_input`). */
-  readonly requiredInput?: readonly string[] | undefined;
-  /**
-   * Every name the verified signer goes by, for allow and deny lists: the key set URL (Web Bot Auth); the agent
-   * id, Agent Provider, key set and key thumbprint URN (AAuth).
-   */
-  readonly identities?: readonly string[] | undefined;
-}
-
-/**
- * A request-wide failure that stops every signature from being judged: a 400, or for an unreadable
- * `Signature-Key` the 401 `invalid_signature` AAuth prescribes.
- */
-export interface FieldError {
-  readonly reason: "malformed_signature_fields" | "malformed_signature_agent" | "signature_invalid";
-  readonly code: string;
-  readonly message: string;
-  readonly profile?: "web-bot-auth" | "aauth" | undefined;
-}
-
-/** The verification of a request. */
-export interface RequestVerification {
-  /** Web Bot Auth signatures, in `Signature-Input` order. Empty when the request carries none. */
-  readonly labels: readonly LabelVerdict[];
-  /** Labels with another tag, left to other profiles. */
-  readonly otherLabels: readonly string[];
-  readonly fieldError?: FieldError | undefined;
-}
+export type { FieldError, LabelOutcome, LabelVerdict, RequestVerification } from "../verdict.ts";
 
 /** What {@link verifyRequest} needs besides the request. */
 export interface VerifyRequestOptions {
@@ -104,6 +41,8 @@ export interface VerifyRequestOptions {
   readonly aauthKeys?: AAuthKeyCache | undefined;
   /** Current time in Unix seconds. */
   readonly now?: (() => number) | undefined;
+  /** The request's budget. Default: a fresh one from `policy.budget`. */
+  readonly budget?: RequestBudget | undefined;
 }
 
 interface Resolution {
@@ -129,13 +68,40 @@ export async function verifyRequest(
   message: HttpRequestMessage,
   options: VerifyRequestOptions,
 ): Promise<RequestVerification> {
-  if (options.aauthKeys === undefined || combinedField(message.headers, "signature-key") === undefined) {
-    return verifyWebBotAuth(message, options);
+  const budget = options.budget ?? createRequestBudget(options.policy.budget);
+  const hasSignatureKey =
+    options.aauthKeys !== undefined && combinedField(message.headers, "signature-key") !== undefined;
+  // Signature-Input and Signature are parsed here, once; every later step takes the parsed entries.
+  let entries: SignatureEntry[];
+  try {
+    entries = parseSignatures(
+      {
+        signatureInput: combinedField(message.headers, "signature-input"),
+        signature: combinedField(message.headers, "signature"),
+      },
+      "request",
+    );
+  } catch (err) {
+    if (!(err instanceof SignatureError)) throw err;
+    if (err.code !== "no_signature") {
+      return {
+        labels: [],
+        otherLabels: [],
+        fieldError: { reason: "malformed_signature_fields", code: err.code, message: err.message },
+      };
+    }
+    if (!hasSignatureKey) return { labels: [], otherLabels: [] };
+    entries = [];
   }
+  // Beyond the label budget nothing is judged, and each such label says so.
+  const judged = entries.slice(0, budget.limits.maxLabels);
+  const skipped = entries.slice(budget.limits.maxLabels);
+  const webBotAuthWork = verifyWebBotAuth(message, judged, budget, options);
+  if (!hasSignatureKey) return withSkipped(await webBotAuthWork, skipped, budget, false);
   const { aauth } = options.policy;
   // The two profiles' key lookups are independent: run them side by side.
   const [webBotAuth, aauthResult] = await Promise.all([
-    verifyWebBotAuth(message, options),
+    webBotAuthWork,
     verifyAAuthLabels(message, {
       resource: aauth.resource,
       schemes: aauth.schemes,
@@ -148,9 +114,11 @@ export async function verifyRequest(
       now: options.now,
       unsafeAllowLoopback: options.policy.discovery.unsafeAllowLoopback,
       allowTestKeys: options.policy.allowTestKeys,
+      entries: entries.length === 0 ? undefined : judged,
+      budget,
     }),
   ]);
-  const judged = new Set(aauthResult.labels.map((l) => l.label));
+  const judgedByAAuth = new Set(aauthResult.labels.map((l) => l.label));
   const labels = [...webBotAuth.labels, ...aauthResult.labels.map(aauthVerdict)];
   const fieldError =
     webBotAuth.fieldError ??
@@ -162,11 +130,44 @@ export async function verifyRequest(
           message: aauthResult.fieldError.message,
           profile: "aauth" as const,
         });
-  return {
-    labels,
-    otherLabels: webBotAuth.otherLabels.filter((label) => !judged.has(label)),
-    fieldError,
-  };
+  return withSkipped(
+    { labels, otherLabels: webBotAuth.otherLabels.filter((label) => !judgedByAAuth.has(label)), fieldError },
+    skipped,
+    budget,
+    true,
+  );
+}
+
+/** Adds a `label_limit` verdict for every label past the budget that either profile would have judged. */
+function withSkipped(
+  verification: RequestVerification,
+  skipped: readonly SignatureEntry[],
+  budget: RequestBudget,
+  hasSignatureKey: boolean,
+): RequestVerification {
+  if (skipped.length === 0 || verification.fieldError !== undefined) return verification;
+  const labels = [...verification.labels];
+  const otherLabels = [...verification.otherLabels];
+  const max = budget.limits.maxLabels;
+  for (const entry of skipped) {
+    const label = entry.label as string;
+    const tag = entry instanceof SignatureError ? undefined : entry.params.tag;
+    if (tag !== WEB_BOT_AUTH_TAG && !hasSignatureKey) {
+      otherLabels.push(label);
+      continue;
+    }
+    // No profile: the refusal is the same for both (agent_unverified, discovery_error label_limit).
+    labels.push({
+      label,
+      outcome: "unverified",
+      code: "label_limit",
+      codeSource: "discovery",
+      message: `the request carries more than ${max} signatures; Signet judges the first ${max} only`,
+      components: [],
+      coversAuthorization: false,
+    });
+  }
+  return { ...verification, labels, otherLabels };
 }
 
 /** An AAuth verdict in the pipeline's shape, with the names the signer goes by. */
@@ -193,50 +194,55 @@ function aauthVerdict(verdict: AAuthLabelVerdict): LabelVerdict {
 
 async function verifyWebBotAuth(
   message: HttpRequestMessage,
+  entries: readonly SignatureEntry[],
+  budget: RequestBudget,
   options: VerifyRequestOptions,
 ): Promise<RequestVerification> {
   const signatureAgent = combinedField(message.headers, "signature-agent");
   const resolutions = new Map<string, Resolution>();
   const { policy } = options;
-  const { lookups, entries, agents } = startKeyLookups(message, signatureAgent, options);
+  const agents = new Map<string, ReturnType<typeof resolveSignatureAgent>>();
+  const lookups = new Map<string, Promise<KeyLookup>>();
+  const verifyOptions: VerifyOptions = {
+    entries,
+    tag: WEB_BOT_AUTH_TAG,
+    requiredParameters: WEB_BOT_AUTH_PARAMETERS,
+    requiredComponents: WEB_BOT_AUTH_COMPONENTS,
+    algorithms: policy.algorithms,
+    maxValidity: policy.freshness.maxValidity,
+    maxAge: policy.freshness.maxAge,
+    clockSkew: policy.freshness.clockSkew,
+    now: options.now,
+    keys: async (candidate) => {
+      const resolution: Resolution = {};
+      resolutions.set(candidate.label, resolution);
+      const agent =
+        agents.get(candidate.label) ?? resolveSignatureAgent(signatureAgent, candidate.componentIds, candidate.label);
+      if (!agent.ok) {
+        resolution.failure = {
+          outcome: agent.outcome,
+          code: agent.code,
+          source: "signature-agent",
+          message: agent.message,
+        };
+        return { reason: "unknown_key", message: agent.message };
+      }
+      resolution.agent = agent.agent.keySetUrl;
+      const found =
+        (await lookups.get(lookupKey(agent.agent.keySetUrl, candidate.keyid as string))) ??
+        agentLimit(options.policy.discovery.maxAgentsPerRequest);
+      if (!found.ok) {
+        resolution.failure = { outcome: "unverified", code: found.code, source: "discovery", message: found.message };
+        return { reason: "unknown_key", message: found.message };
+      }
+      resolution.pinned = found.pinned;
+      return found.key;
+    },
+  };
   let outcomes: Awaited<ReturnType<typeof verifySignatures>>;
   try {
-    outcomes = await verifySignatures(message, {
-      entries,
-      tag: WEB_BOT_AUTH_TAG,
-      requiredParameters: WEB_BOT_AUTH_PARAMETERS,
-      requiredComponents: WEB_BOT_AUTH_COMPONENTS,
-      algorithms: policy.algorithms,
-      maxValidity: policy.freshness.maxValidity,
-      maxAge: policy.freshness.maxAge,
-      clockSkew: policy.freshness.clockSkew,
-      now: options.now,
-      keys: async (candidate) => {
-        const resolution: Resolution = {};
-        resolutions.set(candidate.label, resolution);
-        const agent =
-          agents.get(candidate.label) ?? resolveSignatureAgent(signatureAgent, candidate.componentIds, candidate.label);
-        if (!agent.ok) {
-          resolution.failure = {
-            outcome: agent.outcome,
-            code: agent.code,
-            source: "signature-agent",
-            message: agent.message,
-          };
-          return { reason: "unknown_key", message: agent.message };
-        }
-        resolution.agent = agent.agent.keySetUrl;
-        const found =
-          (await lookups.get(lookupKey(agent.agent.keySetUrl, candidate.keyid as string))) ??
-          agentLimit(options.policy.discovery.maxAgentsPerRequest);
-        if (!found.ok) {
-          resolution.failure = { outcome: "unverified", code: found.code, source: "discovery", message: found.message };
-          return { reason: "unknown_key", message: found.message };
-        }
-        resolution.pinned = found.pinned;
-        return found.key;
-      },
-    });
+    startKeyLookups(entries, signatureAgent, verifyOptions, budget, options, { lookups, agents });
+    outcomes = await verifySignatures(message, verifyOptions);
   } catch (err) {
     if (err instanceof MalformedSignatureAgentError) {
       return {
@@ -320,63 +326,46 @@ function agentLimit(max: number): KeyLookup {
 }
 
 /**
- * Starts every key lookup the request's Web Bot Auth signatures will need, at once, so that several slow key
- * directories cost one timeout rather than one each; at most `discovery.maxAgentsPerRequest` distinct agents
- * are looked up. Signatures that are plainly unusable (no keyid, wrong tag, unparseable) start nothing.
+ * Starts, at once, every key lookup the request's Web Bot Auth signatures will need, so that several slow key
+ * directories cost one deadline rather than one each. Cheap before dear: a signature that the checks needing no
+ * key refuse (parameters, coverage, window, algorithm), or that is unusable (no keyid, another tag, unparseable),
+ * starts nothing; at most `discovery.maxAgentsPerRequest` distinct agents are looked up, all within the
+ * request's budget. A malformed `Signature-Agent` throws {@link MalformedSignatureAgentError}.
  */
 function startKeyLookups(
-  message: HttpRequestMessage,
+  entries: readonly SignatureEntry[],
   signatureAgent: string | undefined,
+  verifyOptions: VerifyOptions,
+  budget: RequestBudget,
   options: VerifyRequestOptions,
-): {
-  lookups: Map<string, Promise<KeyLookup>>;
-  entries?: ReturnType<typeof parseSignatures>;
-  /** Each label's resolved agent, so the key resolver need not resolve it again. */
-  agents: Map<string, ReturnType<typeof resolveSignatureAgent>>;
-} {
-  const lookups = new Map<string, Promise<KeyLookup>>();
-  const resolved = new Map<string, ReturnType<typeof resolveSignatureAgent>>();
-  let entries: ReturnType<typeof parseSignatures>;
-  try {
-    entries = parseSignatures(
-      {
-        signatureInput: combinedField(message.headers, "signature-input"),
-        signature: combinedField(message.headers, "signature"),
-      },
-      "request",
-    );
-  } catch {
-    // verifySignatures parses again and reports the field error.
-    return { lookups, agents: resolved };
-  }
+  into: {
+    lookups: Map<string, Promise<KeyLookup>>;
+    agents: Map<string, ReturnType<typeof resolveSignatureAgent>>;
+  },
+): void {
   const agents = new Set<string>();
   const max = options.policy.discovery.maxAgentsPerRequest;
   for (const entry of entries) {
     if (entry instanceof SignatureError) continue;
     const { keyid, tag } = entry.params;
     if (tag !== WEB_BOT_AUTH_TAG || keyid === undefined) continue;
-    let agent: ReturnType<typeof resolveSignatureAgent>;
-    try {
-      agent = resolveSignatureAgent(signatureAgent, entry.components, entry.label);
-    } catch {
-      return { lookups, entries, agents: resolved };
-    }
-    resolved.set(entry.label, agent);
+    if (precheckSignature(entry, verifyOptions) !== undefined) continue;
+    const agent = resolveSignatureAgent(signatureAgent, entry.components, entry.label);
+    into.agents.set(entry.label, agent);
     if (!agent.ok) continue;
     const key = lookupKey(agent.agent.keySetUrl, keyid);
-    if (lookups.has(key)) continue;
+    if (into.lookups.has(key)) continue;
     if (!agents.has(agent.agent.keySetUrl)) {
       if (agents.size >= max) continue;
       agents.add(agent.agent.keySetUrl);
     }
-    const started = options.keys.findKey(agent.agent, keyid);
+    const started = options.keys.findKey(agent.agent, keyid, budget);
     // Settled here so a lookup that is never awaited cannot surface as an unhandled rejection.
-    lookups.set(
+    into.lookups.set(
       key,
-      started.catch((err: unknown) => ({ ok: false, code: "directory_unreachable", message: String(err) })),
+      started.catch(() => ({ ok: false, code: "directory_unreachable", message: "the key lookup failed" })),
     );
   }
-  return { lookups, entries, agents: resolved };
 }
 
 /** The request-level outcome: `verified` if any signature verified, else `unsigned`, `unverified` or `invalid`. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createAAuthKeyCache } from "../../../worker/aauth/index.ts";
+import { unlimitedBudget } from "../../../worker/discovery/index.ts";
 import { count, ManualClock, newKey, publishIssuer, register, server } from "./helpers.ts";
 
 /** A cache on a manual clock, without the shared tier and without jitter, allowed to reach the local server. */
@@ -17,13 +18,16 @@ function makeCache(extra: Parameters<typeof createAAuthKeyCache>[0] = {}) {
 }
 
 describe("AAuth metadata and JWKS cache", () => {
-  it("coalesces concurrent lookups into one fetch per document", async () => {
+  it("coalesces one request's concurrent lookups into one fetch per document", async () => {
     const ap = await publishIssuer("aauth-agent.json");
     const { cache } = makeCache();
-    const metas = await Promise.all(Array.from({ length: 5 }, () => cache.metadata(ap.iss, "aauth-agent.json")));
+    const budget = unlimitedBudget();
+    const metas = await Promise.all(
+      Array.from({ length: 5 }, () => cache.metadata(ap.iss, "aauth-agent.json", budget)),
+    );
     expect(metas.every((m) => m.ok)).toBe(true);
     const url = `${ap.iss}/jwks.json`;
-    const keys = await Promise.all(Array.from({ length: 5 }, () => cache.findKey(url, "k1", ["Ed25519"])));
+    const keys = await Promise.all(Array.from({ length: 5 }, () => cache.findKey(url, "k1", ["Ed25519"], budget)));
     expect(keys.every((k) => k.ok && k.thumbprint === ap.key.thumbprint)).toBe(true);
     expect(await count(ap.metadataPath)).toBe(1);
     expect(await count(ap.jwksPath)).toBe(1);

@@ -186,7 +186,7 @@ const CASES: ReadonlyArray<Case> = [
     { signature_error: "missing_signature_agent", label: "l0" },
   ],
   [
-    "500 labels that name a pinned agent, none of them valid",
+    "500 labels that name a pinned agent, none of them valid (only the first budget.maxLabels are judged)",
     plain(() => {
       const { input, signature } = manyLabels(500, '"@authority" "signature-agent"');
       return [
@@ -195,8 +195,8 @@ const CASES: ReadonlyArray<Case> = [
         ["signature-agent", `"${AGENT}"`],
       ];
     }),
-    "signature_invalid",
-    { signature_error: "invalid_signature", label: "l0" },
+    "agent_unverified",
+    { discovery_error: "label_limit", label: "l8" },
   ],
   [
     "one label covering 1000 absent fields",

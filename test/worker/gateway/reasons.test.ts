@@ -153,7 +153,9 @@ describe("401: the request is not signed as the route requires", () => {
     const request = await signed("https://signet.example/agents/a", { key: agentKey.privateJwk, agent: url });
     const body = await refused(await send(request, env), "agent_unverified", { discovery_error: "directory_rejected" });
     expect(body.signature_error).toBeUndefined();
-    expect(body.detail).toContain("404");
+    // Signet's own words: the directory's status is not repeated.
+    expect(body.detail).toContain("was not served as a usable key set");
+    expect(body.detail).not.toContain("404");
   });
 
   it("agent_unverified: no Signature-Agent at all (signature_error)", async () => {

@@ -44,6 +44,9 @@ beforeAll(async () => {
   env = await localOriginEnv({
     rules: [ROUTE],
     discovery: { unsafeAllowLoopback: true, timeoutMs: TIMEOUT_MS },
+    // The fetch timeout, not the request deadline, is what these faults must run into (41 requests at once on a
+    // shared machine can spend a while before their fetch starts).
+    budget: { deadlineMs: 2 * TIMEOUT_MS },
     pinned: { [PINNED]: [pinnedKey.publicJwk] },
   });
 });
@@ -136,7 +139,7 @@ describe("a misbehaving directory: cut off in time, other agents served meanwhil
       expect(victim.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
       if (slow) {
         expect(victim.ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-        expect(problemOf(victim).detail).toContain(`timed out after ${TIMEOUT_MS} ms`);
+        expect(problemOf(victim).detail).toContain("could not be fetched in time");
         // Everyone else was answered before the misbehaving directory was given up on.
         expect(victim.order).toBe(others.length);
         expect(Math.max(...others.map((o) => o.ms))).toBeLessThan(victim.ms);
@@ -183,7 +186,10 @@ describe("one request naming many misbehaving directories", () => {
     const started = performance.now();
     const response = await send(request, env);
     const elapsed = performance.now() - started;
-    await expectProblem(response, "agent_unverified", { discovery_error: "directory_unreachable" });
+    // Cut off by the fetch timeout, or (when a loaded machine spent the deadline before the fetches started) by
+    // the request's deadline: either way, answered in time.
+    const body = await expectProblem(response, "agent_unverified");
+    expect(["directory_unreachable", "deadline_exceeded"]).toContain(body.discovery_error);
     expect(elapsed).toBeLessThan(TIMEOUT_MS + SLACK_MS);
   }, 30_000);
 
@@ -216,10 +222,20 @@ describe("a directory that flips its keys between fetches", () => {
     const first = await sendAll([{ path: uniquePath("before"), key: a, agent: set.url }]);
     expect(first.map((o) => o.status)).toEqual([200]);
 
+    // One request refetches; requests never wait on another's fetch, so those that arrive while it is under way
+    // are refused as retryable (agent_unverified, key_not_found) and their retries verify, with no more fetches.
     const rotated = await sendAll(
       Array.from({ length: 30 }, () => ({ path: uniquePath("new"), key: b, agent: set.url })),
     );
-    expect(rotated.map((o) => o.status)).toEqual(rotated.map(() => 200));
+    expect(rotated.some((o) => o.status === 200)).toBe(true);
+    for (const o of rotated.filter((r) => r.status !== 200)) {
+      expect(problemOf(o)).toMatchObject({ reason: "agent_unverified", discovery_error: "key_not_found" });
+    }
+    expect(await fetchCount(set.path)).toBe(2);
+    const retries = await sendAll(
+      rotated.filter((o) => o.status !== 200).map(() => ({ path: uniquePath("retry"), key: b, agent: set.url })),
+    );
+    expect(retries.map((o) => o.status)).toEqual(retries.map(() => 200));
     expect(await fetchCount(set.path)).toBe(2);
 
     const retired = await sendAll(
@@ -227,7 +243,7 @@ describe("a directory that flips its keys between fetches", () => {
     );
     for (const o of retired) expect(problemOf(o)).toMatchObject({ discovery_error: "key_not_found" });
     expect(await fetchCount(set.path)).toBe(2);
-    await expectOriginSaw([...first, ...rotated, ...retired]);
+    await expectOriginSaw([...first, ...rotated, ...retries, ...retired]);
   });
 });
 

@@ -22,6 +22,9 @@ let b: AgentKey;
 const env = gatewayEnv({
   rules: [{ path: "/agents/*", require: "verified-agent" }],
   discovery: { unsafeAllowLoopback: true },
+  // 2,000 requests at once in one isolate queue on the Cache API tier before their fetch: this suite is about
+  // replay and sharing under load, not the per-request deadline (budget.test.ts covers that).
+  budget: { deadlineMs: 20_000 },
 });
 
 beforeAll(async () => {
@@ -62,13 +65,26 @@ async function burst(agent: string, distinctKey: AgentKey, copyKey: AgentKey): P
   };
 }
 
-/** All distinct requests forwarded (each its own), exactly one copy forwarded, the rest refused as replays. */
-async function expectBurstOutcome(result: Burst): Promise<void> {
+/**
+ * All distinct requests forwarded (each its own), exactly one copy forwarded, the rest refused as replays. With
+ * `retryable`, distinct requests refused as `agent_unverified`/`key_not_found` (they arrived while another
+ * request's refetch was under way, and requests never wait on each other) are allowed; the count is returned.
+ */
+async function expectBurstOutcome(result: Burst, retryable = false): Promise<number> {
   const distinct = await Promise.all(
     result.distinct.map(async ({ path, response }) => ({ path, status: response.status, text: await response.text() })),
   );
-  expect(distinct.filter((d) => d.status !== 200).map((d) => `${d.status} ${d.text.slice(0, 200)}`)).toEqual([]);
-  for (const d of distinct) expect(new URL((JSON.parse(d.text) as EchoedRequest).url).pathname).toBe(d.path);
+  const refusedDistinct = distinct.filter((d) => d.status !== 200);
+  if (retryable) {
+    for (const d of refusedDistinct) {
+      expect(JSON.parse(d.text)).toMatchObject({ reason: "agent_unverified", discovery_error: "key_not_found" });
+    }
+  } else {
+    expect(refusedDistinct.map((d) => `${d.status} ${d.text.slice(0, 200)}`)).toEqual([]);
+  }
+  for (const d of distinct.filter((x) => x.status === 200)) {
+    expect(new URL((JSON.parse(d.text) as EchoedRequest).url).pathname).toBe(d.path);
+  }
 
   const accepted = result.copies.filter((r) => r.status === 200);
   expect(accepted).toHaveLength(1);
@@ -76,6 +92,7 @@ async function expectBurstOutcome(result: Burst): Promise<void> {
   const refused = result.copies.filter((r) => r.status !== 200);
   expect(refused).toHaveLength(N - 1);
   for (const response of refused) await expectProblem(response, "signature_replayed");
+  return refusedDistinct.length;
 }
 
 describe(`${N} distinct and ${N} copied requests while a directory refresh is in flight`, () => {
@@ -94,7 +111,8 @@ describe(`${N} distinct and ${N} copied requests while a directory refresh is in
 
       await expectBurstOutcome(result);
       expect(await fetchCount(set.path)).toBe(2);
-      // Everyone waited on the refresh in flight (a stale set is not served while it is being refreshed).
+      // One request refreshed (and waited for it); the others were served the stale set meanwhile, waiting on
+      // nobody else's fetch.
       expect(result.ms).toBeGreaterThanOrEqual(DIRECTORY_DELAY_MS - 50);
     },
     TIMEOUT,
@@ -109,9 +127,17 @@ describe(`${N} distinct and ${N} copied requests while a directory refresh is in
 
       const result = await burst(set.url, b, a);
 
-      await expectBurstOutcome(result);
+      const refused = await expectBurstOutcome(result, true);
       expect(await fetchCount(set.path)).toBe(2);
       expect(result.ms).toBeGreaterThanOrEqual(DIRECTORY_DELAY_MS - 50);
+      // Those refused while the refetch was under way verify on retry, with no further fetch.
+      const retries = await Promise.all(
+        Array.from({ length: refused }, (_, i) =>
+          signed(`https://signet.example/agents/retry-${crypto.randomUUID()}/${i}`, { key: b, agent: set.url }),
+        ),
+      );
+      for (const response of await Promise.all(retries.map((r) => send(r, env)))) expect(response.status).toBe(200);
+      expect(await fetchCount(set.path)).toBe(2);
     },
     TIMEOUT,
   );

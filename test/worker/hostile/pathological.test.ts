@@ -167,7 +167,7 @@ const CASES: ReadonlyArray<Case> = [
   ],
   // Many labels
   [
-    "10,000 labels naming the pinned agent, all junk",
+    "10,000 labels naming the pinned agent, all junk (only budget.maxLabels are judged)",
     async () => {
       const { input, signature } = labels(10_000);
       return plain([
@@ -176,8 +176,8 @@ const CASES: ReadonlyArray<Case> = [
         ["signature-agent", `"${AGENT}"`],
       ]);
     },
-    "signature_invalid",
-    { signature_error: "invalid_signature", label: "l0" },
+    "agent_unverified",
+    { discovery_error: "label_limit", label: "l8" },
   ],
   [
     "10,000 labels without Signature-Agent",
@@ -192,7 +192,19 @@ const CASES: ReadonlyArray<Case> = [
     { signature_error: "missing_signature_agent", label: "l0" },
   ],
   [
-    "10,000 junk labels around one valid signature",
+    "one valid signature, then 10,000 junk labels",
+    async () => {
+      const request = await signed(url(), { key, agent: AGENT, form: "string" });
+      const { input, signature } = labels(10_000);
+      request.headers.set("signature-input", `${request.headers.get("signature-input")}, ${input}`);
+      request.headers.set("signature", `${request.headers.get("signature")}, ${signature}`);
+      return request;
+    },
+    200,
+    {},
+  ],
+  [
+    "10,000 junk labels, then one valid signature: beyond budget.maxLabels, not judged",
     async () => {
       const request = await signed(url(), { key, agent: AGENT, form: "string" });
       const { input, signature } = labels(10_000);
@@ -200,8 +212,8 @@ const CASES: ReadonlyArray<Case> = [
       request.headers.set("signature", `${signature}, ${request.headers.get("signature")}`);
       return request;
     },
-    200,
-    {},
+    "agent_unverified",
+    { discovery_error: "label_limit", label: "l8" },
   ],
   [
     "10,000 labels, each on its own field line",
@@ -213,8 +225,8 @@ const CASES: ReadonlyArray<Case> = [
         ["signature-agent", `"${AGENT}"`],
       ]);
     },
-    "signature_invalid",
-    { signature_error: "invalid_signature", label: "l0" },
+    "agent_unverified",
+    { discovery_error: "label_limit", label: "l8" },
   ],
   // Deep nesting
   [
