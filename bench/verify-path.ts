@@ -4,8 +4,9 @@
  * and against `http-message-sig`'s `verifySignature` on the same request.
  *
  * workerd's clocks stand still during CPU work, so nothing is timed inside the Worker. Each `/run` request repeats
- * one case `n` times; the runner times it from Node (wall) and reads the CPU time of the workerd process around it
- * (`/proc`), and subtracts a no-op request doing the same loop. Cases rotate within each round; each ratio is also
+ * one case `n` times; the runner times it from Node (wall) and reads the CPU time of the workerd threads around it
+ * (`/proc/<pid>/task/<tid>/schedstat`, nanoseconds: one request is too short for clock ticks), and subtracts a
+ * no-op request doing the same loop. Cases rotate within each round; each ratio is also
  * computed within each round, so both sides of it saw the same machine.
  *
  * @example
@@ -18,7 +19,7 @@
  */
 import { generateAgentKey, signRequest, webBotAuthProfile } from "../agent/index.ts";
 import type { BenchSetup } from "./bench-worker.ts";
-import { processCpuUs } from "./proc.ts";
+import { threadsCpuUs } from "./proc.ts";
 import { type BenchContext, round, type Section, spread, startWorker, table } from "./support.ts";
 
 const AGENT = "https://agent.bench.example";
@@ -81,12 +82,12 @@ export const verifyPathSection: Section<VerifyPathResult> = {
         cpu[name] = 0;
       }
       const timed = async (name: string, measured: boolean) => {
-        const cpuBefore = processCpuUs(pid);
+        const cpuBefore = threadsCpuUs(pid);
         const start = performance.now();
         const response = await fetch(new URL(`/run?case=${name}&n=${N}`, url));
         const body = (await response.json()) as { failures: number };
         const elapsed = performance.now() - start;
-        const cpuAfter = processCpuUs(pid);
+        const cpuAfter = threadsCpuUs(pid);
         if (!response.ok || body.failures !== 0) throw new Error(`case ${name} failed: ${JSON.stringify(body)}`);
         if (measured) {
           wall[name]?.push(elapsed);
@@ -162,7 +163,7 @@ export const verifyPathSection: Section<VerifyPathResult> = {
     return [
       `Ed25519, dictionary Signature-Agent, 4 components, ${result.signatureBaseBytes}-byte base; ` +
         `${result.settings.iterationsPerRequest} per request, ${result.settings.rounds} rounds (median, min–max); ` +
-        "CPU: workerd process time over all rounds, less the no-op loop.",
+        "CPU: workerd threads' time (schedstat) over all rounds, less the no-op loop.",
       "",
       table(
         ["case", "µs/op", "min–max", "CPU µs/op", "ops/s", "cost vs bare WebCrypto"],
