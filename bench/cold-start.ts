@@ -116,10 +116,25 @@ async function coldStart(signetUrl: URL) {
   };
 }
 
-/** The section's result (the JSON under `coldStart`). */
+/**
+ * The section's result (the JSON under `coldStart`).
+ *
+ * @example
+ * ```ts
+ * const result: ColdStartResult = await coldStartSection.run(context);
+ * result.concurrent.directoryFetches; // 1
+ * ```
+ */
 export type ColdStartResult = Awaited<ReturnType<typeof coldStart>>;
 
-/** The cold-start section. */
+/**
+ * The cold-start section.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(coldStartSection.report(await coldStartSection.run(context)));
+ * ```
+ */
 export const coldStartSection: Section<ColdStartResult> = {
   key: "coldStart",
   title: "Cold start of trust (directory on a loopback Node server)",

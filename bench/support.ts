@@ -115,6 +115,11 @@ export async function bundle(name: string, entry: string | undefined, outdir: st
 /**
  * `keep_names` as `wrangler.toml` sets it (Wrangler's default, `true`, when it is not set): esbuild's `keepNames`
  * wraps every function to keep its `name`, which costs CPU in closure-heavy code.
+ *
+ * @example
+ * ```ts
+ * const config = { name: "signet-bench", main: "bench/bench-worker.ts", keep_names: keepNames() };
+ * ```
  */
 export function keepNames(): boolean {
   const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
@@ -122,7 +127,16 @@ export function keepNames(): boolean {
   return setting !== "false";
 }
 
-/** A Worker running in its own Miniflare (its own workerd process). */
+/**
+ * A Worker running in its own Miniflare (its own workerd process).
+ *
+ * @example
+ * ```ts
+ * const worker: StartedWorker = await startWorker({ name: "floor", script, directSocket: true });
+ * await fetch(new URL("/verify/item", worker.directUrl));
+ * await worker.mf.dispose();
+ * ```
+ */
 export interface StartedWorker {
   readonly mf: MiniflareClass;
   /** Through Miniflare's entry Worker (what `wrangler dev` serves). */
@@ -330,7 +344,18 @@ export function workerdRss(): number | undefined {
   }
 }
 
-/** What every benchmark section gets from the runner. */
+/**
+ * What every benchmark section gets from the runner.
+ *
+ * @example
+ * ```ts
+ * async function run(context: BenchContext) {
+ *   const { mf, directUrl } = await startWorker({ name: "signet", script: context.scripts.signet, directSocket: true });
+ *   context.log(`Signet on ${directUrl}`);
+ *   await mf.dispose();
+ * }
+ * ```
+ */
 export interface BenchContext {
   /** `--quick`: short runs, for trying the suite out. */
   readonly quick: boolean;

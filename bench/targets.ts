@@ -16,7 +16,14 @@ import { round, table } from "./support.ts";
 import type { ThroughputResult } from "./throughput.ts";
 import type { VerifyPathResult } from "./verify-path.ts";
 
-/** One target: the measure, the target, and what this run measured. */
+/**
+ * One target: the measure, the target, and what this run measured.
+ *
+ * @example
+ * ```ts
+ * const missed = checkTargets(results).filter((check: TargetCheck) => check.met === false);
+ * ```
+ */
 export interface TargetCheck {
   readonly measure: string;
   /** Issue 13's "now" column, the figures of the run that filed it. */

@@ -48,11 +48,11 @@ const AGENT = "https://agent.bench.example";
 const REPLAY_PREWARM = 2560;
 
 /** How a row reaches its Worker. */
-export type Via = "direct" | "entry";
-export const VIAS: readonly Via[] = ["direct", "entry"];
+type Via = "direct" | "entry";
+const VIAS: readonly Via[] = ["direct", "entry"];
 
 /** The rows, in their order in the report. */
-export const ROWS = [
+const ROWS = [
   "passthroughUnsigned",
   "passthroughSigned",
   "floor",
@@ -60,7 +60,7 @@ export const ROWS = [
   "signetVerify",
   "signetReplay",
 ] as const;
-export type Row = (typeof ROWS)[number];
+type Row = (typeof ROWS)[number];
 
 const LABELS: Record<Row, string> = {
   passthroughUnsigned: "passthrough → echo, unsigned requests",
@@ -72,7 +72,7 @@ const LABELS: Record<Row, string> = {
 };
 
 /** One measured run of one row. */
-export interface Sample {
+interface Sample {
   readonly round: number;
   readonly requestsPerSecond: number;
   readonly total: number;
@@ -86,9 +86,17 @@ export interface Sample {
 }
 
 /** Min, median and max over the rounds. */
-export type Spread = ReturnType<typeof spread>;
+type Spread = ReturnType<typeof spread>;
 
-/** The section's result (the JSON under `http`). */
+/**
+ * The section's result (the JSON under `http`).
+ *
+ * @example
+ * ```ts
+ * const result: ThroughputResult = await throughputSection.run(context);
+ * result.ratios.direct["signetVerify/floor"]?.cpu.median; // e.g. 0.49
+ * ```
+ */
 export interface ThroughputResult {
   readonly settings: {
     readonly connections: number;
@@ -110,7 +118,7 @@ export interface ThroughputResult {
 }
 
 /** The ratios the report shows: `[name, numerator, denominator]`, as throughput of one over the other. */
-export const RATIOS: readonly (readonly [string, Row, Row])[] = [
+const RATIOS: readonly (readonly [string, Row, Row])[] = [
   ["signetVerify/floor", "signetVerify", "floor"],
   ["signetUnsigned/passthroughUnsigned", "signetUnsigned", "passthroughUnsigned"],
   ["signetReplay/signetVerify", "signetReplay", "signetVerify"],
@@ -153,7 +161,15 @@ async function load(tmp: string, config: LoadConfig): Promise<LoadResult> {
   return JSON.parse(stdout) as LoadResult;
 }
 
-/** The HTTP section. */
+/**
+ * The HTTP section.
+ *
+ * @example
+ * ```ts
+ * const result = await throughputSection.run(context);
+ * process.stdout.write(throughputSection.report(result));
+ * ```
+ */
 export const throughputSection: Section<ThroughputResult> = {
   key: "http",
   title: "HTTP throughput and workerd CPU per request",
