@@ -18,6 +18,7 @@ import { type AgentKey, signRequest } from "../agent/index.ts";
 import type { SigningProfile } from "../agent/signing-profile.ts";
 import { buildDirectory } from "../directory/index.ts";
 import type { Jwk } from "../worker/rfc9421/index.ts";
+import { workerdPids } from "./proc.ts";
 
 const run = promisify(execFile);
 /** The project root (the directory holding `package.json`). */
@@ -98,6 +99,8 @@ export async function bundle(name: string, entry: string | undefined, outdir: st
         compatibility_date: COMPATIBILITY_DATE,
         compatibility_flags: COMPATIBILITY_FLAGS,
         send_metrics: false,
+        // Bundle every benchmark Worker the way the Signet Worker is bundled.
+        keep_names: keepNames(),
       }),
     );
     args.push("--config", config);
@@ -109,14 +112,52 @@ export async function bundle(name: string, entry: string | undefined, outdir: st
   return join(outdir, script);
 }
 
-/** Starts a Worker in Miniflare on a random loopback port. */
+/**
+ * `keep_names` as `wrangler.toml` sets it (Wrangler's default, `true`, when it is not set): esbuild's `keepNames`
+ * wraps every function to keep its `name`, which costs CPU in closure-heavy code.
+ *
+ * @example
+ * ```ts
+ * const config = { name: "signet-bench", main: "bench/bench-worker.ts", keep_names: keepNames() };
+ * ```
+ */
+export function keepNames(): boolean {
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const setting = /^keep_names\s*=\s*(true|false)\s*(#.*)?$/m.exec(toml)?.[1];
+  return setting !== "false";
+}
+
+/**
+ * A Worker running in its own Miniflare (its own workerd process).
+ *
+ * @example
+ * ```ts
+ * const worker: StartedWorker = await startWorker({ name: "floor", script, directSocket: true });
+ * await fetch(new URL("/verify/item", worker.directUrl));
+ * await worker.mf.dispose();
+ * ```
+ */
+export interface StartedWorker {
+  readonly mf: MiniflareClass;
+  /** Through Miniflare's entry Worker (what `wrangler dev` serves). */
+  readonly url: URL;
+  /** Straight to the Worker over a workerd socket (`unsafeDirectSockets`), or `url` if none was asked for. */
+  readonly directUrl: URL;
+  /** The workerd process running it (Linux), for CPU accounting. */
+  readonly pid: number | undefined;
+}
+
+/** Starts a Worker in its own Miniflare on random loopback ports. */
 export async function startWorker(options: {
   name: string;
   script: string;
   bindings?: Record<string, string>;
   durableObjects?: Record<string, { className: string; useSQLite: boolean }>;
   inspectorPort?: number;
-}): Promise<{ mf: MiniflareClass; url: URL }> {
+  /** Also serve the Worker on a direct socket, without Miniflare's entry Worker in front. */
+  directSocket?: boolean;
+}): Promise<StartedWorker> {
+  const before = new Set(workerdPids());
   const mf = new miniflare.Miniflare(
     miniflare.convertV4MiniflareOptions({
       name: options.name,
@@ -130,10 +171,14 @@ export async function startWorker(options: {
       host: "127.0.0.1",
       port: 0,
       ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
+      ...(options.directSocket === true ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
     }),
   );
-  const url = await mf.ready;
-  return { mf, url: new URL(url.toString()) };
+  const url = new URL((await mf.ready).toString());
+  const directUrl =
+    options.directSocket === true ? new URL((await mf.unsafeGetDirectURL(options.name)).toString()) : url;
+  const started = workerdPids().filter((pid) => !before.has(pid));
+  return { mf, url, directUrl, pid: started.length === 1 ? started[0] : undefined };
 }
 
 /** A Chrome DevTools Protocol session with one workerd isolate (Miniflare's `inspectorPort`). */
@@ -297,4 +342,87 @@ export function workerdRss(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What every benchmark section gets from the runner.
+ *
+ * @example
+ * ```ts
+ * async function run(context: BenchContext) {
+ *   const { mf, directUrl } = await startWorker({ name: "signet", script: context.scripts.signet, directSocket: true });
+ *   context.log(`Signet on ${directUrl}`);
+ *   await mf.dispose();
+ * }
+ * ```
+ */
+export interface BenchContext {
+  /** `--quick`: short runs, for trying the suite out. */
+  readonly quick: boolean;
+  /** A scratch directory, removed after the run. */
+  readonly tmp: string;
+  /** The bundled Workers (`wrangler deploy --dry-run`), by name. */
+  readonly scripts: {
+    /** The Signet Worker, as `wrangler.toml` bundles it. */
+    readonly signet: string;
+    /** `bench/bench-worker.ts`: the in-workerd micro cases and the memory probe. */
+    readonly bench: string;
+    /** `bench/passthrough-worker.ts`. */
+    readonly passthrough: string;
+    /** `bench/floor-worker.ts`. */
+    readonly floor: string;
+  };
+  /** Progress on stderr. */
+  readonly log: (message: string) => void;
+}
+
+/**
+ * One section of `npm run bench`: it measures, its result goes into the results JSON under `key`, and `report`
+ * turns that result into the text printed on stdout.
+ *
+ * @example
+ * ```ts
+ * const ping: Section<{ ms: number }> = {
+ *   key: "ping",
+ *   title: "Ping",
+ *   run: async () => ({ ms: 1 }),
+ *   report: (result) => `ping ${result.ms} ms`,
+ * };
+ * ```
+ */
+export interface Section<R> {
+  /** The key of its result in the results JSON, and its name for `--only`. */
+  readonly key: string;
+  readonly title: string;
+  run(context: BenchContext): Promise<R>;
+  report(result: R): string;
+}
+
+/**
+ * Rounds a number to `digits` decimals.
+ *
+ * @example
+ * ```ts
+ * round(3.14159, 2); // 3.14
+ * ```
+ */
+export const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/**
+ * Minimum, median and maximum of a list, leaving out non-finite values (NaN for an empty list).
+ *
+ * @example
+ * ```ts
+ * spread([3, 1, 2]); // { min: 1, median: 2, max: 3 }
+ * ```
+ */
+export function spread(values: readonly number[]): { min: number; median: number; max: number } {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  // The mean of the two middle values for an even count (two rounds in `--quick`), not the lower one.
+  const median =
+    sorted.length % 2 === 1
+      ? (sorted[Math.floor(middle)] ?? Number.NaN)
+      : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+  return { min: sorted[0] ?? Number.NaN, median, max: sorted[sorted.length - 1] ?? Number.NaN };
 }

@@ -15,7 +15,7 @@ import { directory, expectProblem, fetchCount, gatewayEnv, keySetUrl, send, sign
 const N = 1000;
 /** How long the directory takes to answer each fetch, refreshes included. */
 const DIRECTORY_DELAY_MS = 600;
-const TIMEOUT = 60_000;
+const TIMEOUT = 240_000;
 
 let a: AgentKey;
 let b: AgentKey;
