@@ -62,24 +62,19 @@ describe("replay protection (Durable Object store)", () => {
     await Promise.all(responses.map((r) => r.body?.cancel()));
   });
 
-  it(
-    "accepts 1,000 distinct signed requests",
-    LOAD,
-    async () => {
-      const requests = await Promise.all(Array.from({ length: 1000 }, (_, i) => request(`/items/distinct-${i}`)));
-      const statuses: number[] = [];
-      for (let i = 0; i < requests.length; i += 100) {
-        const batch = await Promise.all(requests.slice(i, i + 100).map((r) => send(r, gateway)));
-        for (const response of batch) {
-          statuses.push(response.status);
-          await response.body?.cancel();
-        }
+  it("accepts 1,000 distinct signed requests", LOAD, async () => {
+    const requests = await Promise.all(Array.from({ length: 1000 }, (_, i) => request(`/items/distinct-${i}`)));
+    const statuses: number[] = [];
+    for (let i = 0; i < requests.length; i += 100) {
+      const batch = await Promise.all(requests.slice(i, i + 100).map((r) => send(r, gateway)));
+      for (const response of batch) {
+        statuses.push(response.status);
+        await response.body?.cancel();
       }
-      expect(statuses.every((s) => s === 200)).toBe(true);
-      expect(statuses).toHaveLength(1000);
-    },
-    120_000,
-  );
+    }
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(statuses).toHaveLength(1000);
+  });
 
   it("accepts the same nonce under two different keys", async () => {
     const nonce = `shared-${crypto.randomUUID()}`;
