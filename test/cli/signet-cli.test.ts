@@ -296,6 +296,24 @@ describe("signet directory build", () => {
     }
     expect((await runCli(["--help"])).stdout).toContain("directory build");
   });
+
+  it("lists a command group's subcommands on --help", async () => {
+    const result = await runCli(["directory", "--help"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: signet directory <subcommand>/);
+    expect(result.stdout).toContain("signet directory build");
+  });
+
+  it("prints the package version on --version", async () => {
+    const manifest = JSON.parse(await readFile(join(import.meta.dirname, "../../package.json"), "utf8")) as {
+      version: string;
+    };
+    for (const flag of ["--version", "-V"]) {
+      const result = await runCli([flag]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe(`signet ${manifest.version}\n`);
+    }
+  });
 });
 
 describe("signet sign --profile aauth", () => {
