@@ -45,7 +45,13 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
  *
  * @example
  * ```ts
- * process.exitCode = await main(process.argv.slice(2));
+ * // A reader that stops early (`signet sign … | head -1`) is not an error: stop quietly, like other commands do.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(process.exitCode ?? 0);
+});
+
+process.exitCode = await main(process.argv.slice(2));
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
@@ -83,5 +89,11 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   }
 }
+
+// A reader that stops early (`signet sign … | head -1`) is not an error: stop quietly, like other commands do.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(process.exitCode ?? 0);
+});
 
 process.exitCode = await main(process.argv.slice(2));
