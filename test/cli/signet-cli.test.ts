@@ -277,6 +277,17 @@ describe("signet sign", () => {
     [["frobnicate"], 2, /unknown command "frobnicate"/],
     [["directory"], 2, /did you mean "signet directory build"/],
     [
+      ["directory", "build", "--key", "k.jwk", "--authority", "http://a.example"],
+      2,
+      /host\[:port\] or an https origin/,
+    ],
+    [
+      ["directory", "build", "--key", "k.jwk", "--authority", "https://a.example/path"],
+      2,
+      /host\[:port\] or an https origin/,
+    ],
+    [["directory", "build", "--key", "k.jwk", "--authority", "a.example/path"], 2, /host\[:port\] or an https origin/],
+    [
       ["sign", "--key", "k.jwk", "--agent", "https://a.example", "--timeout", "soon", "https://b.example/"],
       2,
       /--timeout must be a whole number/,
@@ -351,6 +362,22 @@ describe("signet directory build", () => {
       expect(result.stdout).toMatch(new RegExp(`^Usage: signet ${args.join(" ")}`));
     }
     expect((await runCli(["--help"])).stdout).toContain("directory build");
+  });
+
+  it("takes an https origin as --authority and builds for its host", async () => {
+    const key = await keygen("dir-origin.jwk");
+    const result = await runCli([
+      "directory",
+      "build",
+      "--key",
+      key.file,
+      "--authority",
+      "https://agent.example:8443",
+      "--out",
+      join(dir, "origin-site"),
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain("https://agent.example:8443/.well-known/http-message-signatures-directory");
   });
 
   it("lists a command group's subcommands on --help", async () => {
