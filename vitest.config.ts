@@ -40,7 +40,8 @@ export default defineConfig({
       {
         // The signet command line, run as a real subprocess.
         extends: true,
-        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"] },
+        // Each test spawns Node processes; on a loaded machine that alone can take seconds, so no 5 s default.
+        test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
         extends: true,
