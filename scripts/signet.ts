@@ -11,6 +11,7 @@ import { EXPLAIN_HELP, explain } from "./cli/explain.ts";
 import { KEYGEN_HELP, keygen } from "./cli/keygen.ts";
 import { SIGN_HELP, sign } from "./cli/sign.ts";
 import { STATS_HELP, stats } from "./cli/stats.ts";
+import { version } from "./cli/version.ts";
 
 const HELP = `Usage: signet <command> [options]
 
@@ -20,6 +21,10 @@ Commands:
   directory build     build a signed key directory for static hosting
   explain             explain why the edge accepts or refuses a captured request, label by label
   stats               print the site-owner console's summary (traffic, agents, refusals) from its JSON endpoint
+
+Options:
+  --version           print the version and exit
+  --help              print this help and exit
 
 Run "signet <command> --help" for a command's options.`;
 
@@ -43,7 +48,13 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
  *
  * @example
  * ```ts
- * process.exitCode = await main(process.argv.slice(2));
+ * // A reader that stops early (`signet sign … | head -1`) is not an error: stop quietly, like other commands do.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(process.exitCode ?? 0);
+});
+
+process.exitCode = await main(process.argv.slice(2));
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
@@ -52,11 +63,21 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return first === undefined ? EXIT_USAGE : 0;
   }
+  if (first === "--version" || first === "-V" || first === "version") {
+    process.stdout.write(`signet ${await version()}\n`);
+    return 0;
+  }
   const twoWords = second === undefined ? undefined : `${first} ${second}`;
   const name = twoWords !== undefined && twoWords in COMMANDS ? twoWords : first;
   const command = COMMANDS[name];
+  const group = Object.keys(COMMANDS).filter((c) => c.startsWith(`${first} `));
+  if (command === undefined && group.length > 0 && (second === "--help" || second === "-h")) {
+    // A command group asked for help: list its subcommands.
+    const lines = group.map((c) => `  signet ${c}`);
+    process.stdout.write(`Usage: signet ${first} <subcommand> [options]\n\nSubcommands:\n${lines.join("\n")}\n`);
+    return 0;
+  }
   if (command === undefined) {
-    const group = Object.keys(COMMANDS).filter((c) => c.startsWith(`${first} `));
     const hint = group.length > 0 ? `; did you mean ${group.map((c) => `"signet ${c}"`).join(" or ")}?` : "";
     process.stderr.write(`signet: unknown command "${name}"${hint} (see signet --help)\n`);
     return EXIT_USAGE;
@@ -71,5 +92,11 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   }
 }
+
+// A reader that stops early (`signet sign … | head -1`) is not an error: stop quietly, like other commands do.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(process.exitCode ?? 0);
+});
 
 process.exitCode = await main(process.argv.slice(2));

@@ -55,6 +55,7 @@ export async function directoryBuild(argv: string[], out: NodeJS.WritableStream)
   }
   if (!values.key?.length) throw new CliError("directory build: at least one --key FILE is required", EXIT_USAGE);
   if (values.authority === undefined) throw new CliError("directory build: --authority HOST is required", EXIT_USAGE);
+  const authority = authorityOf(values.authority);
   const keys: DirectoryKey[] = [];
   for (const spec of values.key) {
     const match = /^(.*?)(?:@(\d+))?$/.exec(spec) as RegExpExecArray;
@@ -68,7 +69,7 @@ export async function directoryBuild(argv: string[], out: NodeJS.WritableStream)
   try {
     built = await buildDirectory({
       keys,
-      authority: values.authority,
+      authority,
       now,
       maxAge: wholeNumber(values["max-age"], "--max-age", 3600),
       expires: now + wholeNumber(values.validity, "--validity", 604_800),
@@ -84,11 +85,44 @@ export async function directoryBuild(argv: string[], out: NodeJS.WritableStream)
     return;
   }
   out.write(`wrote ${file} (${built.keyids.length} key${built.keyids.length === 1 ? "" : "s"})\n`);
-  out.write(`serve it at https://${values.authority}${DIRECTORY_PATH} with these response headers:\n\n`);
+  out.write(`serve it at https://${authority}${DIRECTORY_PATH} with these response headers:\n\n`);
   for (const [name, value] of built.headers) out.write(`${name}: ${value}\n`);
   if (built.validUntil !== undefined) {
     // The signatures (and so the file) stop vouching at the first key exp or the end of --validity.
     const until = new Date(built.validUntil * 1000).toISOString();
     out.write(`\nrebuild and republish before ${until} (${built.validUntil}): the signatures expire then\n`);
   }
+}
+
+/**
+ * The `host[:port]` that `--authority` names: given as such, or as an https origin (`https://agent.example`),
+ * whose host is taken. Anything else (a path, a query, another scheme, userinfo) is a usage error.
+ */
+function authorityOf(value: string): string {
+  const text = value.trim();
+  if (/^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i.test(text)) return text;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CliError(
+      `directory build: --authority must be a host[:port] or an https origin, got "${value}"`,
+      EXIT_USAGE,
+    );
+  }
+  if (
+    url.protocol !== "https:" ||
+    url.username !== "" ||
+    url.password !== "" ||
+    url.pathname !== "/" ||
+    url.search !== "" ||
+    url.hash !== "" ||
+    !/^https:\/\/[^/?#]+\/?$/i.test(text)
+  ) {
+    throw new CliError(
+      `directory build: --authority must be a host[:port] or an https origin, got "${value}"`,
+      EXIT_USAGE,
+    );
+  }
+  return url.host;
 }

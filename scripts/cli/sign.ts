@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { aauthProfile, loadAgentKey, type SigningProfile, signRequest, webBotAuthProfile } from "../../agent/index.ts";
 import { parseCommandLine, readJwkFile, wholeNumber } from "./arguments.ts";
-import { CliError, EXIT_USAGE } from "./cli-error.ts";
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli-error.ts";
 
 /** Help text of `signet sign`. */
 export const SIGN_HELP = `Usage: signet sign --key FILE --agent URL [options] URL
@@ -28,7 +28,13 @@ Signs a request with the agent's key and sends it; prints the response status li
   --legacy-agent      send Signature-Agent in the legacy string form ("https://...") for older verifiers
   --label L           signature label (default sig1)
   --dry-run           print the signed request; send nothing
-  -h, --help          this help`;
+  --timeout S         give up on the request after S seconds (default 30; 0 waits for ever)
+  -f, --fail          exit 1 when the response status is 400 or above (the response is still printed)
+  --json              print the response (or, with --dry-run, the signed request) as one JSON object
+  -h, --help          this help
+
+Exit status: 0 when a response came back (with --fail, a status below 400), 1 when the request failed, timed
+out or (with --fail) was refused, 2 for a bad command line.`;
 
 /**
  * Runs `signet sign`.
@@ -38,7 +44,7 @@ Signs a request with the agent's key and sends it; prints the response status li
  * await sign(["--key", "agent.jwk", "--agent", "https://agent.example", "--dry-run", "https://shop.example/"], process.stdout);
  * ```
  */
-export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<undefined> {
+export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<number | undefined> {
   const { values, positionals } = parseCommandLine(
     argv,
     {
@@ -55,6 +61,9 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
       "legacy-agent": { type: "boolean" },
       label: { type: "string" },
       "dry-run": { type: "boolean" },
+      timeout: { type: "string" },
+      fail: { type: "boolean", short: "f" },
+      json: { type: "boolean" },
     },
     "sign",
   );
@@ -72,6 +81,7 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
   }
   if (positionals.length !== 1) throw new CliError("sign: give exactly one URL to request", EXIT_USAGE);
   const target = positionals[0] as string;
+  const timeoutSeconds = wholeNumber(values.timeout, "--timeout", DEFAULT_TIMEOUT_SECONDS);
   if (!/^https?:\/\//i.test(target)) throw new CliError(`sign: "${target}" is not an http(s) URL`, EXIT_USAGE);
 
   let profile: SigningProfile;
@@ -111,19 +121,60 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
   const signed = await signRequest(request, { key, profile, label: values.label });
 
   if (values["dry-run"]) {
-    out.write(await requestText(signed));
+    if (values.json) {
+      const body = signed.body === null ? undefined : await signed.text();
+      out.write(
+        `${JSON.stringify({ method: signed.method, url: signed.url, headers: headerObject(signed.headers), body })}\n`,
+      );
+    } else {
+      out.write(await requestText(signed));
+    }
     return;
   }
+  const signal = timeoutSeconds > 0 ? AbortSignal.timeout(timeoutSeconds * 1000) : undefined;
   let response: Response;
+  let text: string;
   try {
-    response = await fetch(signed);
+    response = await fetch(signed, { signal });
+    text = await response.text();
   } catch (err) {
+    if (signal?.aborted) throw new CliError(`request to ${target} timed out after ${timeoutSeconds} s`);
     const cause = (err as Error & { cause?: Error }).cause;
     throw new CliError(`request to ${target} failed: ${cause?.message ?? (err as Error).message}`);
   }
-  out.write(`HTTP/1.1 ${response.status} ${response.statusText}\n`);
-  for (const [name, value] of response.headers) out.write(`${name}: ${value}\n`);
-  out.write(`\n${await response.text()}\n`);
+  if (values.json) {
+    out.write(
+      `${JSON.stringify({ status: response.status, statusText: response.statusText, headers: headerObject(response.headers), body: text })}\n`,
+    );
+  } else {
+    out.write(`HTTP/1.1 ${response.status} ${response.statusText}\n`);
+    for (const [name, value] of response.headers) out.write(`${name}: ${value}\n`);
+    out.write(`\n${text}\n`);
+  }
+  if (values.fail && response.status >= 400) {
+    process.stderr.write(`signet: ${target} answered ${response.status}${problemReason(response, text)}\n`);
+    return EXIT_FAILURE;
+  }
+  return undefined;
+}
+
+/** How long `signet sign` waits for an answer unless `--timeout` says otherwise. */
+const DEFAULT_TIMEOUT_SECONDS = 30;
+
+/** Header fields as one object (repeated fields are already combined by `Headers`). */
+function headerObject(headers: Headers): Record<string, string> {
+  return Object.fromEntries(headers);
+}
+
+/** ` (reason)` when the response is a problem document with a plain `reason` token, else nothing. */
+function problemReason(response: Response, text: string): string {
+  if (!(response.headers.get("content-type") ?? "").includes("json")) return "";
+  try {
+    const reason = (JSON.parse(text) as { reason?: unknown }).reason;
+    return typeof reason === "string" && /^[a-z_]{1,64}$/.test(reason) ? ` (${reason})` : "";
+  } catch {
+    return "";
+  }
 }
 
 async function aauthProfileFrom(scheme: string | undefined, tokenFile: string | undefined): Promise<SigningProfile> {

@@ -152,6 +152,13 @@ describe("signet sign", () => {
         });
         request.on("end", () => {
           received.push({ request, body });
+          if (request.url === "/hang") return; // never answers
+          if (request.url === "/refuse") {
+            response
+              .writeHead(401, { "content-type": "application/problem+json" })
+              .end('{"type":"urn:signet:problem:signature_required","reason":"signature_required"}');
+            return;
+          }
           response.writeHead(201, { "x-origin": "local" }).end("created");
         });
       });
@@ -193,6 +200,50 @@ describe("signet sign", () => {
       });
     });
 
+    it("--fail exits 1 on a status of 400 or above, naming the problem's reason, and 0 below", async () => {
+      const agent = await keygen("fail.jwk");
+      const args = ["sign", "--key", agent.file, "--agent", "https://agent.example"];
+      const refused = await runCli([...args, "--fail", `${url}/refuse`]);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/^HTTP\/1\.1 401 /);
+      expect(refused.stderr).toMatch(/^signet: .* answered 401 \(signature_required\)\n$/);
+      // Without --fail a refusal is still a response: exit 0, like curl.
+      expect((await runCli([...args, `${url}/refuse`])).code).toBe(0);
+      expect((await runCli([...args, "-f", `${url}/items`])).code).toBe(0);
+    });
+
+    it("--timeout gives up on a server that never answers, with one line and exit 1", async () => {
+      const agent = await keygen("timeout.jwk");
+      const result = await runCli([
+        "sign",
+        "--key",
+        agent.file,
+        "--agent",
+        "https://agent.example",
+        "--timeout",
+        "1",
+        `${url}/hang`,
+      ]);
+      expectOneLineError(result, 1, /timed out after 1 s/);
+    }, 20_000);
+
+    it("--json prints the response, and with --dry-run the signed request, as one JSON object", async () => {
+      const agent = await keygen("json.jwk");
+      const args = ["sign", "--key", agent.file, "--agent", "https://agent.example", "--json"];
+      const sent = await runCli([...args, `${url}/items`]);
+      expect(sent.code, sent.stderr).toBe(0);
+      expect(JSON.parse(sent.stdout)).toMatchObject({ status: 201, headers: { "x-origin": "local" }, body: "created" });
+      const dry = await runCli([...args, "--dry-run", "-d", "x", `${url}/items`]);
+      const request = JSON.parse(dry.stdout) as {
+        method: string;
+        url: string;
+        headers: Record<string, string>;
+        body: string;
+      };
+      expect(request).toMatchObject({ method: "POST", url: `${url}/items`, body: "x" });
+      expect(request.headers["signature-input"]).toMatch(/tag="web-bot-auth"/);
+    });
+
     it("reports a refused connection as one line and exit 1", async () => {
       const agent = await keygen("refused.jwk");
       const closed = createServer();
@@ -225,6 +276,22 @@ describe("signet sign", () => {
     ],
     [["frobnicate"], 2, /unknown command "frobnicate"/],
     [["directory"], 2, /did you mean "signet directory build"/],
+    [
+      ["directory", "build", "--key", "k.jwk", "--authority", "http://a.example"],
+      2,
+      /host\[:port\] or an https origin/,
+    ],
+    [
+      ["directory", "build", "--key", "k.jwk", "--authority", "https://a.example/path"],
+      2,
+      /host\[:port\] or an https origin/,
+    ],
+    [["directory", "build", "--key", "k.jwk", "--authority", "a.example/path"], 2, /host\[:port\] or an https origin/],
+    [
+      ["sign", "--key", "k.jwk", "--agent", "https://a.example", "--timeout", "soon", "https://b.example/"],
+      2,
+      /--timeout must be a whole number/,
+    ],
   ])("bad arguments %j exit %i with one line", async (args, code, pattern) => {
     expectOneLineError(await runCli(args as string[], { cwd: dir }), code as number, pattern as RegExp);
   });
@@ -304,6 +371,40 @@ describe("signet directory build", () => {
       expect(result.stdout).toMatch(new RegExp(`^Usage: signet ${args.join(" ")}`));
     }
     expect((await runCli(["--help"])).stdout).toContain("directory build");
+  });
+
+  it("takes an https origin as --authority and builds for its host", async () => {
+    const key = await keygen("dir-origin.jwk");
+    const result = await runCli([
+      "directory",
+      "build",
+      "--key",
+      key.file,
+      "--authority",
+      "https://agent.example:8443",
+      "--out",
+      join(dir, "origin-site"),
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain("https://agent.example:8443/.well-known/http-message-signatures-directory");
+  });
+
+  it("lists a command group's subcommands on --help", async () => {
+    const result = await runCli(["directory", "--help"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: signet directory <subcommand>/);
+    expect(result.stdout).toContain("signet directory build");
+  });
+
+  it("prints the package version on --version", async () => {
+    const manifest = JSON.parse(await readFile(join(import.meta.dirname, "../../package.json"), "utf8")) as {
+      version: string;
+    };
+    for (const flag of ["--version", "-V"]) {
+      const result = await runCli([flag]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe(`signet ${manifest.version}\n`);
+    }
   });
 });
 
