@@ -136,3 +136,20 @@ export function algorithmFromJws(jwsAlg: string): SignatureAlgorithm | undefined
   if (jwsAlg === "EdDSA") return "ed25519";
   return SIGNATURE_ALGORITHMS.find((name) => SPECS[name].jwsAlg === jwsAlg);
 }
+
+/** Every JOSE algorithm the core verifies. `EdDSA`, `none` and the symmetric `HS*` are refused on purpose. */
+export const JOSE_ALGORITHMS = [
+  "Ed25519",
+  "ES256",
+  "ES384",
+  "ES512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "RS256",
+  "RS384",
+  "RS512",
+] as const;
+
+/** A fully specified JOSE signature algorithm. */
+export type JoseAlgorithm = (typeof JOSE_ALGORITHMS)[number];

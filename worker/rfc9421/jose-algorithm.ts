@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ImportParams, SignParams } from "./algorithm.ts";
+import { type ImportParams, JOSE_ALGORITHMS, type JoseAlgorithm, type SignParams } from "./algorithm.ts";
 import { SignatureError } from "./errors.ts";
 import {
   checkEd25519PublicKey,
@@ -16,22 +16,8 @@ import {
   type VerificationKey,
 } from "./key.ts";
 
-/** Every JOSE algorithm the core verifies. `EdDSA`, `none` and the symmetric `HS*` are refused on purpose. */
-export const JOSE_ALGORITHMS = [
-  "Ed25519",
-  "ES256",
-  "ES384",
-  "ES512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "RS256",
-  "RS384",
-  "RS512",
-] as const;
-
-/** A fully specified JOSE signature algorithm. */
-export type JoseAlgorithm = (typeof JOSE_ALGORITHMS)[number];
+// The names live with the RFC 9421 ones (algorithm.ts), below key.ts, so key.ts can name them without a circle.
+export { JOSE_ALGORITHMS, type JoseAlgorithm } from "./algorithm.ts";
 
 interface JoseSpec {
   readonly kty: "OKP" | "EC" | "RSA";

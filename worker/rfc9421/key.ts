@@ -10,11 +10,11 @@ import {
   algorithmSpec,
   type ImportParams,
   isSignatureAlgorithm,
+  type JoseAlgorithm,
   type SignatureAlgorithm,
 } from "./algorithm.ts";
 import { decodeBase64Url } from "./base64.ts";
 import { SignatureError } from "./errors.ts";
-import type { JoseAlgorithm } from "./jose-algorithm.ts";
 
 /**
  * A JSON Web Key (RFC 7517) as the core reads it: the members of the key types it uses, plus `kid`.
