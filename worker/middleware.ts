@@ -14,6 +14,7 @@ import { routeRequest } from "./policy/route.ts";
 import { problemResponse, type Rejection } from "./problem-response.ts";
 import { claimSignature, type ReplayStoreNamespace } from "./replay/claim-signature.ts";
 import { lastAcceptableSecond } from "./replay/lifetime.ts";
+import { retargetingHeaderIn } from "./retargeting-headers.ts";
 import { requestFromFetch } from "./rfc9421/index.ts";
 import { type Decision, decide, WEB_BOT_AUTH_ACCEPT_SIGNATURE } from "./verification/decide.ts";
 import { type LabelVerdict, type RequestVerification, verifyRequest } from "./verification/verify-request.ts";
@@ -97,6 +98,26 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     }
     const { rule, path } = route;
     c.set("signetPath", path);
+    // A header that re-targets the request at the origin would let it act on what no rule was matched on.
+    const override = retargetingHeaderIn((name) => request.headers.has(name));
+    if (override !== undefined) {
+      const rejection: Rejection = {
+        reason: "target_override",
+        detail: `the request carries ${override}, which would make the origin act on another method, path or host; send the request to its real target instead`,
+      };
+      c.set("signetRule", rule);
+      if (policy.mode === "enforce") {
+        c.set("signetRejection", rejection);
+        return problemResponse(rejection, path);
+      }
+      // Monitor mode: forwarded anonymous, as for an ambiguous path.
+      c.set("signetRejection", null);
+      c.set("signetMonitor", rejection);
+      c.set("signetAgent", null);
+      c.set("signetVerification", { labels: [], otherLabels: [] });
+      await next();
+      return undefined;
+    }
     // One clock reading per request: verification, the lifetime gate and the replay claim all judge this second.
     const at = now ? now() : Math.floor(Date.now() / 1000);
     const clock = () => at;
