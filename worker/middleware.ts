@@ -16,6 +16,7 @@ import { claimSignature, type ReplayStoreNamespace } from "./replay/claim-signat
 import { lastAcceptableSecond } from "./replay/lifetime.ts";
 import { retargetingHeaderIn } from "./retargeting-headers.ts";
 import { requestFromFetch } from "./rfc9421/index.ts";
+import { carriesBody } from "./verification/body-presence.ts";
 import { type Decision, decide, WEB_BOT_AUTH_ACCEPT_SIGNATURE } from "./verification/decide.ts";
 import { type LabelVerdict, type RequestVerification, verifyRequest } from "./verification/verify-request.ts";
 
@@ -125,7 +126,7 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     const credentials = ["authorization", ...(rule.credentialHeaders ?? [])].filter((name) =>
       request.headers.has(name),
     );
-    const hasBody = request.body !== null && request.headers.get("content-length")?.trim() !== "0";
+    const hasBody = await carriesBody(request);
     let decision: Decision = decide(verification, rule, policy, { credentials, method: request.method, hasBody });
     if (decision.action === "forward" && decision.identity !== undefined && decision.verdict !== undefined) {
       decision = await checkReplay(decision, rule, policy, replayStore, at);
