@@ -21,7 +21,13 @@
 export async function carriesBody(request: Request): Promise<boolean> {
   if (request.body === null) return false;
   if (request.headers.get("content-length")?.trim() !== "0") return true;
-  const clone = request.clone().body;
+  let clone: ReadableStream<Uint8Array> | null;
+  try {
+    clone = request.clone().body;
+  } catch {
+    // A body already read (by middleware before Signet's): it cannot be shown empty, so it counts.
+    return true;
+  }
   if (clone === null) return false;
   const reader = clone.getReader();
   try {

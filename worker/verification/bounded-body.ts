@@ -49,7 +49,14 @@ export function boundedRequestMessage(request: Request, limit: number): HttpRequ
 }
 
 async function readAtMost(request: Request, limit: number): Promise<Uint8Array> {
-  const stream = request.body === null ? null : request.clone().body;
+  if (request.body === null) return new Uint8Array(0);
+  let stream: ReadableStream<Uint8Array> | null;
+  try {
+    stream = request.clone().body;
+  } catch (cause) {
+    // A body already read (by middleware before Signet's) cannot be checked against a digest.
+    throw new SignatureError("missing_body", "the request body was already read, so it cannot be checked", { cause });
+  }
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
