@@ -8,9 +8,10 @@
  * refuses each one with 400 `target_override`, before verification, and the origin sees nothing.
  */
 import fc from "fast-check";
+import { Hono } from "hono";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { type GeneratedKey, generateAgentKey } from "../../../agent/index.ts";
-import { verifySignetRequest } from "../../../origin/index.ts";
+import { type SignetOriginEnv, signetOrigin, verifySignetRequest } from "../../../origin/index.ts";
 import { HOST_OVERRIDE_HEADERS, METHOD_OR_PATH_OVERRIDE_HEADERS } from "../../../worker/retargeting-headers.ts";
 import {
   attestationKey,
@@ -175,6 +176,21 @@ describe("retargeting headers added after Signet, at the origin helpers", () => 
       expect(await verifySignetRequest(requestFromEcho(echo), options)).toMatchObject({ ok: true, agent: null });
     },
   );
+
+  it("the Hono helper never runs the handler for an attested request with X-HTTP-Method-Override added", async () => {
+    let ran = 0;
+    const app = new Hono<SignetOriginEnv>().use("*", signetOrigin({ keys: publicJwk })).all("*", (c) => {
+      ran += 1;
+      return c.text("ran");
+    });
+    const echo = await echoOf(
+      await send(new Request(`https://signet.example/public/page?h=${crypto.randomUUID()}`), echoEnv),
+    );
+    const forwarded = requestFromEcho({ ...echo, headers: { ...echo.headers, "x-http-method-override": "DELETE" } });
+    const response = await app.fetch(forwarded);
+    expect(response.status).toBe(401);
+    expect(ran).toBe(0);
+  });
 
   it("host overrides an origin's own proxy adds are left alone; the helper hands the attested URL on", async () => {
     const echo = await echoOf(
