@@ -28,7 +28,9 @@ export const SIGNET_FAILURE_REASONS = Object.freeze({
   /**
    * The request's `Host` (or `:authority`) is not a valid authority (host and optional port only), appears more
    * than once, or disagrees with an absolute-form target or the request URL; or the target is not plain path
-   * and query. Nothing is verified: the helper cannot say which request the application would act on.
+   * and query; or the request carries a method or path override header (`X-HTTP-Method-Override`,
+   * `X-Original-URL`, ...), which Signet never forwards. Nothing is verified: the helper cannot say which request
+   * the application would act on.
    */
   target_invalid: { title: "The request target is not one an attestation can be checked against" },
   /** The attestation binds the body by `content-digest`, and the body is larger than `maxBodyBytes`. */

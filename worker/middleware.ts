@@ -14,7 +14,9 @@ import { routeRequest } from "./policy/route.ts";
 import { problemResponse, type Rejection } from "./problem-response.ts";
 import { claimSignature, type ReplayStoreNamespace } from "./replay/claim-signature.ts";
 import { lastAcceptableSecond } from "./replay/lifetime.ts";
-import { requestFromFetch } from "./rfc9421/index.ts";
+import { retargetingHeaderIn } from "./retargeting-headers.ts";
+import { carriesBody } from "./verification/body-presence.ts";
+import { boundedRequestMessage, DEFAULT_VERIFY_BODY_BYTES } from "./verification/bounded-body.ts";
 import { type Decision, decide, WEB_BOT_AUTH_ACCEPT_SIGNATURE } from "./verification/decide.ts";
 import { type LabelVerdict, type RequestVerification, verifyRequest } from "./verification/verify-request.ts";
 
@@ -52,6 +54,12 @@ export interface SignetMiddlewareOptions {
   readonly replayStore?: ReplayStoreNamespace | undefined;
   /** Current time in Unix seconds. */
   readonly now?: (() => number) | undefined;
+  /**
+   * The most body bytes read to check a signature's `content-digest` (once per request, whatever the number of
+   * labels); a covered body beyond it fails that label with `missing_body`. Default 16 MiB
+   * ({@link DEFAULT_VERIFY_BODY_BYTES}).
+   */
+  readonly maxBodyBytes?: number | undefined;
 }
 
 /**
@@ -74,6 +82,10 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
   const policy = typeof options.policy === "string" ? parsePolicy(options.policy) : options.policy;
   if (typeof options.keys?.findKey !== "function") throw new TypeError("signetMiddleware: keys must be a KeySource");
   const { keys, aauthKeys, now, replayStore } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_VERIFY_BODY_BYTES;
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
+    throw new TypeError("signetMiddleware: maxBodyBytes must be a whole number of bytes >= 0");
+  }
   return async (c, next) => {
     const request = c.req.raw;
     const url = new URL(request.url);
@@ -97,14 +109,39 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     }
     const { rule, path } = route;
     c.set("signetPath", path);
+    // A header that re-targets the request at the origin would let it act on what no rule was matched on.
+    const override = retargetingHeaderIn((name) => request.headers.has(name));
+    if (override !== undefined) {
+      const rejection: Rejection = {
+        reason: "target_override",
+        detail: `the request carries ${override}, which would make the origin act on another method, path or host; send the request to its real target instead`,
+      };
+      c.set("signetRule", rule);
+      if (policy.mode === "enforce") {
+        c.set("signetRejection", rejection);
+        return problemResponse(rejection, path);
+      }
+      // Monitor mode: forwarded anonymous, as for an ambiguous path.
+      c.set("signetRejection", null);
+      c.set("signetMonitor", rejection);
+      c.set("signetAgent", null);
+      c.set("signetVerification", { labels: [], otherLabels: [] });
+      await next();
+      return undefined;
+    }
     // One clock reading per request: verification, the lifetime gate and the replay claim all judge this second.
     const at = now ? now() : Math.floor(Date.now() / 1000);
     const clock = () => at;
-    const verification = await verifyRequest(requestFromFetch(request), { policy, keys, aauthKeys, now: clock });
+    const verification = await verifyRequest(boundedRequestMessage(request, maxBodyBytes), {
+      policy,
+      keys,
+      aauthKeys,
+      now: clock,
+    });
     const credentials = ["authorization", ...(rule.credentialHeaders ?? [])].filter((name) =>
       request.headers.has(name),
     );
-    const hasBody = request.body !== null && request.headers.get("content-length")?.trim() !== "0";
+    const hasBody = await carriesBody(request);
     let decision: Decision = decide(verification, rule, policy, { credentials, method: request.method, hasBody });
     if (decision.action === "forward" && decision.identity !== undefined && decision.verdict !== undefined) {
       decision = await checkReplay(decision, rule, policy, replayStore, at);

@@ -15,6 +15,7 @@ import {
   SIGNET_MONITOR_HEADER,
 } from "../../worker/identity/attestation.ts";
 import { parseVerifiedAgent, VERIFIED_AGENT_HEADER, type VerifiedAgent } from "../../worker/identity/verified-agent.ts";
+import { METHOD_OR_PATH_OVERRIDE_HEADERS, retargetingHeaderIn } from "../../worker/retargeting-headers.ts";
 import {
   algorithmForJwk,
   combinedField,
@@ -267,6 +268,18 @@ export async function verifyAttestation(
 ): Promise<SignetVerification> {
   // A configuration error (a test key, a key that cannot be imported) shows on every request, signed or not.
   await compiled.keysReady;
+  // Signet never forwards a method or path override: one here was added after Signet, and the application's
+  // framework may act on it instead of the method and target verified below.
+  const override = retargetingHeaderIn(
+    (name) => combinedField(message.headers, name) !== undefined,
+    METHOD_OR_PATH_OVERRIDE_HEADERS,
+  );
+  if (override !== undefined) {
+    return refuse(
+      "target_invalid",
+      `the request carries ${override}, which would change the method or target acted on`,
+    );
+  }
   const agentValue = combinedField(message.headers, VERIFIED_AGENT_HEADER);
   const monitorValue = combinedField(message.headers, SIGNET_MONITOR_HEADER);
   const bodyValue = combinedField(message.headers, SIGNET_BODY_HEADER);

@@ -60,14 +60,34 @@ export interface Rule {
   /**
    * Components the signature used for identity must cover, each a list of alternatives (one suffices), stored
    * serialised (`"@method"`). A `content-digest` entry applies only to requests with a body. When absent: on
-   * unsafe methods (POST, PUT, PATCH, DELETE) {@link UNSAFE_METHOD_COVERAGE}, on others nothing; `[]` turns the
-   * requirement off.
+   * unsafe methods (every method but GET, HEAD, OPTIONS and TRACE) {@link UNSAFE_METHOD_COVERAGE}, on safe ones
+   * `content-digest` when there is a body and otherwise nothing; `[]` turns the requirement off.
    */
   readonly cover?: readonly (readonly string[])[] | undefined;
 }
 
-/** Methods that change state: a signature used for identity on them must bind the request by default. */
+/**
+ * The usual methods that change state. Not the whole set: every method outside {@link SAFE_METHODS} (WebDAV's
+ * `MOVE`, a CDN's `PURGE`, any extension method) is unsafe too; see {@link isUnsafeMethod}.
+ */
 export const UNSAFE_METHODS: readonly string[] = Object.freeze(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** The safe methods of RFC 9110 §9.2.1: the only ones that get no coverage requirement by default. */
+export const SAFE_METHODS: readonly string[] = Object.freeze(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
+/**
+ * Whether a method (any case) may change state: every method but the safe ones of RFC 9110 §9.2.1. A
+ * signature used for identity on it must bind the request by default ({@link UNSAFE_METHOD_COVERAGE}).
+ *
+ * @example
+ * ```ts
+ * isUnsafeMethod("PURGE"); // true
+ * isUnsafeMethod("get"); // false
+ * ```
+ */
+export function isUnsafeMethod(method: string): boolean {
+  return !SAFE_METHODS.includes(method.toUpperCase());
+}
 
 /**
  * What a signature must cover on an unsafe method when its rule says nothing: `@method`, `@path` or

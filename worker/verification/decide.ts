@@ -6,7 +6,7 @@
  */
 import type { VerifiedAgent } from "../identity/verified-agent.ts";
 import { judgeAgent } from "../policy/match-rule.ts";
-import { type Policy, type Rule, UNSAFE_METHOD_COVERAGE, UNSAFE_METHODS } from "../policy/policy.ts";
+import { isUnsafeMethod, type Policy, type Rule, UNSAFE_METHOD_COVERAGE } from "../policy/policy.ts";
 import type { AAuthChallenge, Rejection } from "../problem-response.ts";
 import { buildAcceptSignature } from "../rfc9421/index.ts";
 import type { LabelVerdict, RequestVerification } from "./verify-request.ts";
@@ -60,7 +60,8 @@ export interface DecideContext {
 
 /**
  * The components a signature must cover to decide a request on this rule, each as alternatives: the rule's
- * `cover`, else {@link UNSAFE_METHOD_COVERAGE} on unsafe methods; `content-digest` only when there is a body.
+ * `cover`, else {@link UNSAFE_METHOD_COVERAGE} on unsafe methods (every method but GET, HEAD, OPTIONS, TRACE)
+ * and `content-digest` alone on safe ones; `content-digest` only when there is a body.
  *
  * @example
  * ```ts
@@ -69,10 +70,13 @@ export interface DecideContext {
  * ```
  */
 export function requiredCoverage(rule: Rule, context: DecideContext): readonly (readonly string[])[] {
-  const method = (context.method ?? "GET").toUpperCase();
-  const wanted = rule.cover ?? (UNSAFE_METHODS.includes(method) ? UNSAFE_METHOD_COVERAGE : []);
+  // Every method but the safe ones binds the request; a body binds by content-digest whatever the method.
+  const wanted = rule.cover ?? (isUnsafeMethod(context.method ?? "GET") ? UNSAFE_METHOD_COVERAGE : BODY_COVERAGE);
   return context.hasBody === true ? wanted : wanted.filter((any) => !any.includes('"content-digest"'));
 }
+
+/** What a safe method's signature must cover by default: only a body, when there is one. */
+const BODY_COVERAGE: readonly (readonly string[])[] = Object.freeze([Object.freeze(['"content-digest"'])]);
 
 const LEVELS = { pseudonymous: 0, agent: 1, person: 2, authorized: 3 } as const;
 const TOKEN_LEVEL = { "agent-token": 1, "person-token": 2, "auth-token": 3 } as const;

@@ -106,6 +106,14 @@ describe("400: the request path has no single meaning", () => {
   });
 });
 
+describe("400: the request would be re-targeted at the origin", () => {
+  it("target_override: X-Original-URL, refused before any signature is looked at, without echoing its value", async () => {
+    const request = new Request("https://signet.example/open", { headers: { "x-original-url": "/agents/secret" } });
+    const body = await refused(await send(request, env), "target_override", { instance: "/open" });
+    expect(body.detail).not.toContain("/agents/secret");
+  });
+});
+
 describe("401: the request is not signed as the route requires", () => {
   it("signature_required: no signature on a verified-agent route, with a challenge that says what to sign", async () => {
     const response = await send(new Request("https://signet.example/agents/a"), env);
