@@ -72,7 +72,7 @@ export function schemaError(schema: JsonSchema, value: unknown, at = "$"): strin
       }
     }
   }
-  if (schema.anyOf && schema.anyOf.every((s) => schemaError(s, value, at) !== undefined)) return `${at}: no anyOf`;
+  if (schema.anyOf?.every((s) => schemaError(s, value, at) !== undefined)) return `${at}: no anyOf`;
   if (schema.not && schemaError(schema.not, value, at) === undefined) return `${at}: matches not`;
   return undefined;
 }
