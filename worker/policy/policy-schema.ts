@@ -162,7 +162,7 @@ const RULE: JsonSchema = {
  */
 export const POLICY_SCHEMA: JsonSchema = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://github.com/signet-edge/signet/docs/policy.schema.json",
+  $id: "urn:signet-edge:policy",
   title: "Signet policy (SIGNET_POLICY)",
   description:
     "What each route requires of agent signatures, which agents pass, and the limits Signet keeps. Every field is optional. Check a file with `signet policy check FILE`.",
