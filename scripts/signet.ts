@@ -9,6 +9,7 @@ import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli/cli-error.ts";
 import { DIRECTORY_BUILD_HELP, directoryBuild } from "./cli/directory-build.ts";
 import { EXPLAIN_HELP, explain } from "./cli/explain.ts";
 import { KEYGEN_HELP, keygen } from "./cli/keygen.ts";
+import { POLICY_CHECK_HELP, POLICY_SCHEMA_HELP, policyCheck, policySchema } from "./cli/policy.ts";
 import { SIGN_HELP, sign } from "./cli/sign.ts";
 import { STATS_HELP, stats } from "./cli/stats.ts";
 import { version } from "./cli/version.ts";
@@ -19,6 +20,8 @@ Commands:
   keygen              make an agent key (private JWK file, public JWK, keyid)
   sign                sign a request as an agent and send it (curl-like), or print it with --dry-run
   directory build     build a signed key directory for static hosting
+  policy check        validate a policy file with the Worker's own parser (exit 0 valid, 1 not)
+  policy schema       print the policy's JSON Schema (for editor completion)
   explain             explain why the edge accepts or refuses a captured request, label by label
   stats               print the site-owner console's summary (traffic, agents, refusals) from its JSON endpoint
 
@@ -39,6 +42,8 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   keygen: { run: keygen, help: KEYGEN_HELP },
   sign: { run: sign, help: SIGN_HELP },
   "directory build": { run: directoryBuild, help: DIRECTORY_BUILD_HELP },
+  "policy check": { run: policyCheck, help: POLICY_CHECK_HELP },
+  "policy schema": { run: policySchema, help: POLICY_SCHEMA_HELP },
   explain: { run: explain, help: EXPLAIN_HELP },
   stats: { run: stats, help: STATS_HELP },
 };

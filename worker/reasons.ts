@@ -6,7 +6,7 @@
 
 /** Every reason Signet gives for refusing (or, in monitor mode, for what it would have refused). */
 export const REJECTION_REASONS = {
-  /** `Signature-Input` or `Signature` cannot be parsed as a whole (RFC 9421 §3.2 steps 1-3). */
+  /** `Signature-Input` or `Signature` cannot be parsed as a whole (RFC 9421 §3.2 steps 1-3), or their labels differ. */
   malformed_signature_fields: { status: 400, title: "The signature fields cannot be parsed" },
   /**
    * The request path has no single meaning: no canonical form (an escaped slash, a bad escape, a control
@@ -23,9 +23,9 @@ export const REJECTION_REASONS = {
   malformed_signature_agent: { status: 400, title: "The Signature-Agent field cannot be parsed" },
   /** The route needs a signature and the request carries none. */
   signature_required: { status: 401, title: "This resource requires a signed request" },
-  /** No signature verified; `signature_error` says why for the first one. */
+  /** No signature verified; `signature_error` gives the RFC 9421 code for the first one. */
   signature_invalid: { status: 401, title: "The request signature is not valid" },
-  /** The signature is expired or older than policy allows. */
+  /** The signature is expired, older than `freshness.maxAge`, or past its last acceptable second. */
   signature_expired: { status: 401, title: "The request signature has expired" },
   /** The signature's `created` lies further in the future than the allowed clock skew. */
   signature_from_future: { status: 401, title: "The request signature was created in the future" },
@@ -48,7 +48,8 @@ export const REJECTION_REASONS = {
   agent_denied: { status: 403, title: "This agent is denied" },
   /**
    * An identity was verified and cannot be attached to the forwarded request as a `Verified-Agent` that reads
-   * back as itself (text that is not well-formed Unicode, say): refused rather than forwarded anonymous.
+   * back as itself (text that is not well-formed Unicode, say): refused rather than forwarded anonymous. Never
+   * sent on anonymous requests.
    */
   identity_unattachable: { status: 400, title: "The verified identity cannot be passed on to the origin" },
   /** The request body failed while Signet read it to bind it to the attestation (the client stopped sending). */

@@ -56,8 +56,10 @@ export function parsePolicy(text: string | undefined): Policy {
   } catch (err) {
     throw new PolicyError("(root)", `not JSON: ${(err as Error).message}`);
   }
+  noNull(raw, "(root)");
   const root = object(raw, "(root)");
   known(root, "(root)", [
+    "$schema",
     "mode",
     "rules",
     "allow",
@@ -73,6 +75,8 @@ export function parsePolicy(text: string | undefined): Policy {
     "paths",
     "log",
   ]);
+  // For editors (see policy-schema.ts): a policy file may name its JSON Schema; Signet ignores it.
+  if (root.$schema !== undefined) string(root.$schema, "$schema");
   const mode = oneOf(root.mode ?? DEFAULT_POLICY.mode, "mode", ["enforce", "monitor"] as const);
   const rules = array(root.rules ?? [], "rules").map((r, i) => rule(r, `rules[${i}]`));
   const algorithms = array(root.algorithms ?? DEFAULT_POLICY.algorithms, "algorithms").map((a, i) => {
@@ -401,6 +405,19 @@ function agents(value: unknown, field: string): string[] {
     const bareOrigin = (url.pathname === "/" || url.pathname === "") && url.search === "" && url.hash === "";
     return bareOrigin ? [identity, url.origin] : [identity];
   });
+}
+
+/**
+ * `null` is refused wherever it appears, rather than read as "absent" by some fields and refused by others: leave a
+ * field out for its default (the JSON Schema in `policy-schema.ts` says the same).
+ */
+function noNull(value: unknown, field: string): void {
+  if (value === null) throw new PolicyError(field, "must not be null (leave the field out for its default)");
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) noNull(item, `${field}[${i}]`);
+  } else if (typeof value === "object") {
+    for (const [name, member] of Object.entries(value)) noNull(member, field === "(root)" ? name : `${field}.${name}`);
+  }
 }
 
 function object(value: unknown, field: string): Json {
