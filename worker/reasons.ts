@@ -13,13 +13,13 @@ export const REJECTION_REASONS = {
    * character, double encoding), or its readings under letter case and `;` parameters fall under different rules.
    */
   path_ambiguous: { status: 400, title: "The request path is ambiguous" },
-  /** `Signature-Agent` cannot be parsed. */
   /**
    * The request carries a header that makes origins act on another method, path or host than the request line
    * (`X-HTTP-Method-Override`, `X-Original-URL`, `X-Forwarded-Host`, `Forwarded`, ...; see
    * `worker/retargeting-headers.ts`): Signet matches rules on and attests the request line only.
    */
   target_override: { status: 400, title: "The request carries a header that would change its target at the origin" },
+  /** `Signature-Agent` cannot be parsed. */
   malformed_signature_agent: { status: 400, title: "The Signature-Agent field cannot be parsed" },
   /** The route needs a signature and the request carries none. */
   signature_required: { status: 401, title: "This resource requires a signed request" },
