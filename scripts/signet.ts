@@ -7,6 +7,7 @@
  */
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli/cli-error.ts";
 import { DIRECTORY_BUILD_HELP, directoryBuild } from "./cli/directory-build.ts";
+import { DIRECTORY_SERVE_HELP, directoryServe } from "./cli/directory-serve.ts";
 import { EXPLAIN_HELP, explain } from "./cli/explain.ts";
 import { KEYGEN_HELP, keygen } from "./cli/keygen.ts";
 import { SIGN_HELP, sign } from "./cli/sign.ts";
@@ -19,6 +20,7 @@ Commands:
   keygen              make an agent key (private JWK file, public JWK, keyid)
   sign                sign a request as an agent and send it (curl-like), or print it with --dry-run
   directory build     build a signed key directory for static hosting
+  directory serve     serve the agent's signed key directory on loopback, for local testing
   explain             explain why the edge accepts or refuses a captured request, label by label
   stats               print the site-owner console's summary (traffic, agents, refusals) from its JSON endpoint
 
@@ -26,7 +28,14 @@ Options:
   --version           print the version and exit
   --help              print this help and exit
 
-Run "signet <command> --help" for a command's options.`;
+Run "signet <command> --help" for a command's options.
+
+Exit status (every command):
+  0   the command did its work (sign: a response came back; with --fail, a status below 400;
+      sign --check: the edge would accept the request)
+  1   the command could not do its work or the answer was a refusal (a file could not be read, the request
+      failed or timed out, sign --fail got 400 or above, explain judged the request refused)
+  2   bad command line (unknown command or option, missing or malformed argument)`;
 
 /** A subcommand: resolves with its exit status (nothing means 0). */
 type Command = (
@@ -39,6 +48,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   keygen: { run: keygen, help: KEYGEN_HELP },
   sign: { run: sign, help: SIGN_HELP },
   "directory build": { run: directoryBuild, help: DIRECTORY_BUILD_HELP },
+  "directory serve": { run: directoryServe, help: DIRECTORY_SERVE_HELP },
   explain: { run: explain, help: EXPLAIN_HELP },
   stats: { run: stats, help: STATS_HELP },
 };

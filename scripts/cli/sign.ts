@@ -18,6 +18,9 @@ Signs a request with the agent's key and sends it; prints the response status li
   --key FILE          the agent's private JWK (from signet keygen)
   --profile P         web-bot-auth (default) or aauth
   --agent URL         web-bot-auth: the agent's https origin, which serves its key directory (Signature-Agent)
+  --allow-loopback-agent
+                      also accept an http(s) agent URL on 127.0.0.1, localhost or [::1] (signet directory serve),
+                      for a local Signet started with npm start -- --trust-loopback
   --scheme S          aauth: hwk (the key itself, pseudonymous; default) or jwt (an agent token)
   --token FILE        aauth with --scheme jwt: a file holding the agent token (a compact JWT)
   -X, --request M     method (default GET, or POST with --data)
@@ -50,6 +53,7 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
     {
       key: { type: "string" },
       agent: { type: "string" },
+      "allow-loopback-agent": { type: "boolean" },
       profile: { type: "string" },
       scheme: { type: "string" },
       token: { type: "string" },
@@ -94,10 +98,15 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
             agentForm: values["legacy-agent"] ? "string" : "dictionary",
             expiresIn: wholeNumber(values["expires-in"], "--expires-in", 300),
             coverTargetUri: values["target-uri"] === true,
+            unsafeAllowLoopback: values["allow-loopback-agent"] === true,
           });
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(`sign: ${(err as Error).message}`, EXIT_USAGE);
+    const loopbackHint =
+      profileName === "web-bot-auth" && /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]?/i.test(values.agent ?? "")
+        ? " (a loopback agent needs --allow-loopback-agent)"
+        : "";
+    throw new CliError(`sign: ${(err as Error).message}${loopbackHint}`, EXIT_USAGE);
   }
   const headers = new Headers();
   for (const line of values.header ?? []) {
