@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { AAUTH_PROVIDER_HELP, aauthServeProvider } from "./cli/aauth-provider.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli/cli-error.ts";
 import { DIRECTORY_BUILD_HELP, directoryBuild } from "./cli/directory-build.ts";
 import { DIRECTORY_SERVE_HELP, directoryServe } from "./cli/directory-serve.ts";
@@ -21,6 +22,8 @@ Commands:
   sign                sign a request as an agent and send it (curl-like), or print it with --dry-run
   directory build     build a signed key directory for static hosting
   directory serve     serve the agent's signed key directory on loopback, for local testing
+  aauth serve-provider
+                      a local AAuth agent provider: serves its keys on loopback, mints an agent token for --scheme jwt
   explain             explain why the edge accepts or refuses a captured request, label by label
   stats               print the site-owner console's summary (traffic, agents, refusals) from its JSON endpoint
 
@@ -49,6 +52,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   sign: { run: sign, help: SIGN_HELP },
   "directory build": { run: directoryBuild, help: DIRECTORY_BUILD_HELP },
   "directory serve": { run: directoryServe, help: DIRECTORY_SERVE_HELP },
+  "aauth serve-provider": { run: aauthServeProvider, help: AAUTH_PROVIDER_HELP },
   explain: { run: explain, help: EXPLAIN_HELP },
   stats: { run: stats, help: STATS_HELP },
 };

@@ -67,6 +67,53 @@ describe("agent builder: keygen, directory serve, sign against npm start -- --tr
     await directory.stop();
   }, 120_000);
 
+  it("AAuth: an agent token from signet aauth serve-provider, signed with --scheme jwt, is verified (200)", async () => {
+    const key = join(dir, "aauth-agent.jwk");
+    expect((await runCli(["keygen", "--out", key])).code).toBe(0);
+    const tokenFile = join(dir, "agent-token.jwt");
+    const provider = start("scripts/signet.ts", [
+      "aauth",
+      "serve-provider",
+      "--key",
+      key,
+      "--out",
+      tokenFile,
+      "--port",
+      "0",
+      "--json",
+    ]);
+    running.push(provider);
+    const line = (await provider.waitFor(/^\{.*\}$/m))[0];
+    const { issuer, sub } = JSON.parse(line) as { issuer: string; sub: string };
+    expect(issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const url = `${base}/agents/hello`;
+    const sent = await runCli([
+      "sign",
+      "--key",
+      key,
+      "--profile",
+      "aauth",
+      "--scheme",
+      "jwt",
+      "--token",
+      tokenFile,
+      "--json",
+      url,
+    ]);
+    expect(sent.stderr).toBe("");
+    const response = JSON.parse(sent.stdout) as { status: number; body: string };
+    expect(response.status).toBe(200);
+    const echoed = JSON.parse(response.body) as { headers: Record<string, string> };
+    expect(echoed.headers["verified-agent"]).toContain("profile=aauth");
+    expect(echoed.headers["verified-agent"]).toContain(sub);
+
+    // The same key without the token is a pseudonym, which /agents/* does not accept.
+    const hwk = await runCli(["sign", "--key", key, "--profile", "aauth", "--json", url]);
+    expect((JSON.parse(hwk.stdout) as { status: number }).status).toBe(403);
+    await provider.stop();
+  }, 120_000);
+
   it("refuses a loopback agent URL unless --allow-loopback-agent is given (usage error, exit 2)", async () => {
     const result = await runCli([
       "sign",
