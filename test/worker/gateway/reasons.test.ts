@@ -379,6 +379,38 @@ describe("the site-owner console (worker/observability/console-route.ts)", () =>
   });
 });
 
+describe("check endpoint refusals", () => {
+  const checkEnv = () =>
+    gatewayEnv({
+      rules: [{ path: "/agents/*", require: "verified-agent" }],
+      check: { enabled: true, ratePerMinute: 1 },
+    });
+  const probe = (headers: Record<string, string>) =>
+    new Request("https://signet.example/.signet/check", { headers: { "cf-connecting-ip": "192.0.2.200", ...headers } });
+
+  it("check_disabled: the check path while the policy does not enable it", async () => {
+    await refused(await send(probe({ "signet-check-target": "/agents/a" }), env), "check_disabled");
+  });
+
+  it("check_target_invalid: a check without Signet-Check-Target", async () => {
+    await refused(await send(probe({ "cf-connecting-ip": "192.0.2.201" }), checkEnv()), "check_target_invalid");
+  });
+
+  it("check_rate_limited: a client's second check in a minute where the policy allows one", async () => {
+    const limited = checkEnv();
+    const headers = { "cf-connecting-ip": "192.0.2.202", "signet-check-target": "/agents/a" };
+    const first = await send(probe(headers), limited);
+    await first.body?.cancel();
+    let response = await send(probe(headers), limited);
+    if (response.status !== 429) {
+      // The minute turned between the two: the next one is the second of the new minute.
+      await response.body?.cancel();
+      response = await send(probe(headers), limited);
+    }
+    await refused(response, "check_rate_limited");
+  });
+});
+
 describe("coverage", () => {
   it("every reason code of worker/reasons.ts was triggered above", () => {
     expect([...triggered].sort()).toEqual([...REJECTION_REASON_CODES].sort());
