@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { aauthProfile, loadAgentKey, type SigningProfile, signRequest, webBotAuthProfile } from "../../agent/index.ts";
 import { parseCommandLine, readJwkFile, wholeNumber } from "./arguments.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli-error.ts";
+import { DEFAULT_CHECK_PATH, sendCheck } from "./sign-check.ts";
 
 /** Help text of `signet sign`. */
 export const SIGN_HELP = `Usage: signet sign --key FILE --agent URL [options] URL
@@ -31,13 +32,19 @@ Signs a request with the agent's key and sends it; prints the response status li
   --legacy-agent      send Signature-Agent in the legacy string form ("https://...") for older verifiers
   --label L           signature label (default sig1)
   --dry-run           print the signed request; send nothing
+  --check             ask the site's check endpoint instead: the request is signed for URL but sent to the check
+                      path with URL's path in Signet-Check-Target; prints Signet's verdict (label by label, reason,
+                      what to fix). Never reaches the origin, does not spend the signature. Exit 0 when the edge
+                      would forward it, 1 when it would refuse it (or the site answers no checks)
+  --check-path P      the site's check path (default ${DEFAULT_CHECK_PATH})
   --timeout S         give up on the request after S seconds (default 30; 0 waits for ever)
   -f, --fail          exit 1 when the response status is 400 or above (the response is still printed)
   --json              print the response (or, with --dry-run, the signed request) as one JSON object
   -h, --help          this help
 
-Exit status: 0 when a response came back (with --fail, a status below 400), 1 when the request failed, timed
-out or (with --fail) was refused, 2 for a bad command line.`;
+Exit status: 0 when a response came back (with --fail, a status below 400; with --check, the edge would forward
+the request), 1 when the request failed, timed out, (with --fail) was refused or (with --check) would be refused,
+2 for a bad command line.`;
 
 /**
  * Runs `signet sign`.
@@ -65,6 +72,8 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
       "legacy-agent": { type: "boolean" },
       label: { type: "string" },
       "dry-run": { type: "boolean" },
+      check: { type: "boolean" },
+      "check-path": { type: "string" },
       timeout: { type: "string" },
       fail: { type: "boolean", short: "f" },
       json: { type: "boolean" },
@@ -139,6 +148,12 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
       out.write(await requestText(signed));
     }
     return;
+  }
+  if (values.check) {
+    const checkPath = values["check-path"] ?? DEFAULT_CHECK_PATH;
+    if (!/^\/[^/?#\s][^?#\s]*$/.test(checkPath))
+      throw new CliError("sign: --check-path must be a path such as /.signet/check", EXIT_USAGE);
+    return sendCheck(signed, { checkPath, json: values.json === true, timeoutSeconds }, out);
   }
   const signal = timeoutSeconds > 0 ? AbortSignal.timeout(timeoutSeconds * 1000) : undefined;
   let response: Response;

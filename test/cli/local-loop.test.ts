@@ -63,7 +63,50 @@ describe("agent builder: keygen, directory serve, sign against npm start -- --tr
       `agent="${agent}/.well-known/http-message-signatures-directory"`,
     );
     expect(echoed.headers["verified-agent"]).toContain(`keyid="${thumbprint}"`);
-    // The directory was fetched (not pinned): its server answered at least once.
+
+    // signet sign --check asks the check endpoint: the verdict, exit 0, nothing forwarded, signature not spent.
+    const checked = await runCli([
+      "sign",
+      "--key",
+      key,
+      "--agent",
+      agent,
+      "--allow-loopback-agent",
+      "--check",
+      `${base}/agents/check-me`,
+    ]);
+    expect(checked.stderr).toBe("");
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain(
+      `check of GET /agents/check-me: the edge would forward it as ${agent}/.well-known/http-message-signatures-directory`,
+    );
+    expect(checked.stdout).toMatch(/sig1: verified \[web-bot-auth\]/);
+    expect(checked.stdout).toContain("replay: not checked");
+
+    // A key the directory does not list: refused as an unknown key, with what to fix; exit 1.
+    const stranger = join(dir, "stranger.jwk");
+    expect((await runCli(["keygen", "--out", stranger])).code).toBe(0);
+    const refused = await runCli([
+      "sign",
+      "--key",
+      stranger,
+      "--agent",
+      agent,
+      "--allow-loopback-agent",
+      "--check",
+      "--json",
+      `${base}/agents/check-me`,
+    ]);
+    expect(refused.code).toBe(1);
+    const verdict = JSON.parse(refused.stdout) as {
+      action: string;
+      reason: string;
+      fix: string;
+      labels: Array<{ reason: string }>;
+    };
+    expect(verdict).toMatchObject({ action: "refuse", reason: "agent_unverified" });
+    expect(verdict.labels[0]?.reason).toBe("key_not_found");
+    expect(verdict.fix).toMatch(/key/);
     await directory.stop();
   }, 120_000);
 
