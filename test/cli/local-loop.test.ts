@@ -157,6 +157,14 @@ describe("agent builder: keygen, directory serve, sign against npm start -- --tr
     await provider.stop();
   }, 120_000);
 
+  it("npm start refuses --trust-loopback with --remote (exit 2), before starting anything", async () => {
+    const remote = start("scripts/start.ts", ["--trust-loopback", "--remote"]);
+    running.push(remote);
+    await new Promise<void>((resolve) => remote.child.once("close", () => resolve()));
+    expect(remote.child.exitCode).toBe(2);
+    expect(remote.output()).toContain("--trust-loopback is for local runs only");
+  }, 60_000);
+
   it("refuses a loopback agent URL unless --allow-loopback-agent is given (usage error, exit 2)", async () => {
     const result = await runCli([
       "sign",
