@@ -104,7 +104,7 @@ app.get("/.well-known/aauth-resource.json", async (c, next) => {
 
 app.use(
   "*",
-  checkMiddleware((c) => configurationFor(c.env)),
+  checkMiddleware<App>((c) => configurationFor(c.env)),
 );
 
 app.use("*", async (c, next) => {

@@ -21,9 +21,10 @@
  *
  * @module
  */
-import type { Context, Next } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AAuthKeyCache } from "../aauth/index.ts";
 import type { KeySource } from "../discovery/key-source.ts";
+import type { SignetVariables } from "../middleware.ts";
 import type { Policy } from "../policy/policy.ts";
 import { routeRequest } from "../policy/route.ts";
 import { problemResponse, type Rejection } from "../problem-response.ts";
@@ -74,10 +75,18 @@ export function isCheckRequest(pathname: string, policy: Policy): boolean {
  * const verdict = await response.json(); // { action: "refuse", status: 401, reason: "signature_required", … }
  * ```
  */
-export async function answerCheck(request: Request, context: CheckContext): Promise<Response> {
+export async function answerCheck(
+  request: Request,
+  context: CheckContext,
+  onRefusal: (rejection: Rejection) => void = () => {},
+): Promise<Response> {
   const { policy } = context;
+  const refuse = (rejection: Rejection) => {
+    onRefusal(rejection);
+    return problemResponse(rejection);
+  };
   if (!policy.check.enabled) {
-    return problemResponse({ reason: "check_disabled", detail: "this site does not answer checks" });
+    return refuse({ reason: "check_disabled", detail: "this site does not answer checks" });
   }
   const nowMs = context.nowMs ?? Date.now();
   let limiter = limiters.get(policy);
@@ -87,7 +96,7 @@ export async function answerCheck(request: Request, context: CheckContext): Prom
   }
   const taken = limiter.take(request.headers.get("cf-connecting-ip") ?? "unknown", nowMs);
   if (!taken.allowed) {
-    const response = problemResponse({
+    const response = refuse({
       reason: "check_rate_limited",
       detail: `at most ${policy.check.ratePerMinute} checks a minute per client`,
     });
@@ -96,7 +105,7 @@ export async function answerCheck(request: Request, context: CheckContext): Prom
   }
   const url = new URL(request.url);
   const target = targetOf(request.headers.get(CHECK_TARGET_HEADER), url, policy);
-  if (typeof target === "string") return problemResponse({ reason: "check_target_invalid", detail: target });
+  if (typeof target === "string") return refuse({ reason: "check_target_invalid", detail: target });
 
   const judged = new Request(target, request);
   const verdict = await judge(judged, context, Math.floor(nowMs / 1000));
@@ -237,22 +246,23 @@ const FIXES: Partial<Record<RejectionReason, string>> = {
 };
 
 /**
- * Hono middleware for the Worker: answers requests to the check path from the configuration it is given.
+ * Hono middleware for the Worker: answers requests to the check path from the configuration it is given. A
+ * refusal of the check itself is set as `signetRejection`, so the decision log counts it as a refusal.
  *
  * @example
  * ```ts
- * app.use("*", checkMiddleware(async (c) => configurationFor(c.env)));
+ * app.use("*", checkMiddleware<App>((c) => configurationFor(c.env)));
  * ```
  */
-export function checkMiddleware<C extends Context>(
-  contextOf: (c: C) => Promise<CheckContext | { error: string }>,
-): (c: C, next: Next) => Promise<Response | undefined> {
+export function checkMiddleware<E extends { Variables: SignetVariables }>(
+  contextOf: (c: Context<E>) => Promise<CheckContext | { error: string }>,
+): MiddlewareHandler<E> {
   return async (c, next) => {
     const context = await contextOf(c);
     if ("error" in context || !isCheckRequest(new URL(c.req.url).pathname, context.policy)) {
       await next();
       return undefined;
     }
-    return answerCheck(c.req.raw, context);
+    return answerCheck(c.req.raw, context, (rejection) => c.set("signetRejection", rejection));
   };
 }

@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type GeneratedKey, generateAgentKey } from "../../../agent/index.ts";
+import { sendLogged } from "../observability/helpers.ts";
 import { echoOf, expectProblem, gatewayEnv, send, signed } from "./gateway.ts";
 
 const AGENT = "https://check-agent.example";
@@ -46,6 +47,12 @@ describe("the check endpoint", () => {
     });
     const request = await signed(`${HOST}/agents/a`, { key: key.privateJwk, agent: AGENT });
     await expectProblem(await send(asCheck(request, "/agents/a"), off), "check_disabled");
+  });
+
+  it("a refused check is logged as a refusal with its reason, not as a forward", async () => {
+    const { response, entry } = await sendLogged(asCheck(new Request(`${HOST}/agents/a`), null), env);
+    expect(response.status).toBe(400);
+    expect(entry).toMatchObject({ action: "reject", reason: "check_target_invalid", status: 400 });
   });
 
   it("judges a good request as the edge would, without forwarding it or spending its signature", async () => {
