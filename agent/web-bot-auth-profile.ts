@@ -29,7 +29,15 @@ export interface WebBotAuthProfileOptions {
   readonly includeAlg?: boolean | undefined;
   /** Makes a nonce. Default: 64 random bytes, base64url. */
   readonly nonce?: (() => string) | undefined;
+  /**
+   * Also accept an `http:` or `https:` agent URL on a loopback host (`127.0.0.1`, `localhost`, `[::1]`, any port),
+   * for local testing against a verifier that trusts loopback directories. Default false: https only.
+   */
+  readonly unsafeAllowLoopback?: boolean | undefined;
 }
+
+/** Loopback host names as the WHATWG URL parser serialises them. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /**
  * A fresh Web Bot Auth nonce: 64 random bytes, base64url without padding.
@@ -61,7 +69,11 @@ export function webBotAuthProfile(options: WebBotAuthProfileOptions): SigningPro
   } catch {
     throw new TypeError(`agent must be an absolute https URL, got "${options.agent}"`);
   }
-  if (agentUrl.protocol !== "https:" || agentUrl.username !== "" || agentUrl.password !== "") {
+  const loopback =
+    options.unsafeAllowLoopback === true &&
+    LOOPBACK_HOSTS.has(agentUrl.hostname) &&
+    (agentUrl.protocol === "http:" || agentUrl.protocol === "https:");
+  if ((agentUrl.protocol !== "https:" && !loopback) || agentUrl.username !== "" || agentUrl.password !== "") {
     throw new TypeError(`agent must be an https URL without credentials, got "${options.agent}"`);
   }
   const expiresIn = options.expiresIn ?? 300;

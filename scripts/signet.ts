@@ -5,8 +5,10 @@
  *
  * @module
  */
+import { AAUTH_PROVIDER_HELP, aauthServeProvider } from "./cli/aauth-provider.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli/cli-error.ts";
 import { DIRECTORY_BUILD_HELP, directoryBuild } from "./cli/directory-build.ts";
+import { DIRECTORY_SERVE_HELP, directoryServe } from "./cli/directory-serve.ts";
 import { EXPLAIN_HELP, explain } from "./cli/explain.ts";
 import { KEYGEN_HELP, keygen } from "./cli/keygen.ts";
 import { POLICY_CHECK_HELP, POLICY_SCHEMA_HELP, policyCheck, policySchema } from "./cli/policy.ts";
@@ -22,6 +24,9 @@ Commands:
   directory build     build a signed key directory for static hosting
   policy check        validate a policy file with the Worker's own parser (exit 0 valid, 1 not)
   policy schema       print the policy's JSON Schema (for editor completion)
+  directory serve     serve the agent's signed key directory on loopback, for local testing
+  aauth serve-provider
+                      a local AAuth agent provider: serves its keys on loopback, mints an agent token for --scheme jwt
   explain             explain why the edge accepts or refuses a captured request, label by label
   stats               print the site-owner console's summary (traffic, agents, refusals) from its JSON endpoint
 
@@ -29,7 +34,14 @@ Options:
   --version           print the version and exit
   --help              print this help and exit
 
-Run "signet <command> --help" for a command's options.`;
+Run "signet <command> --help" for a command's options.
+
+Exit status (every command):
+  0   the command did its work (sign: a response came back; with --fail, a status below 400;
+      sign --check: the edge would accept the request)
+  1   the command could not do its work or the answer was a refusal (a file could not be read, the request
+      failed or timed out, sign --fail got 400 or above, explain judged the request refused)
+  2   bad command line (unknown command or option, missing or malformed argument)`;
 
 /** A subcommand: resolves with its exit status (nothing means 0). */
 type Command = (
@@ -44,6 +56,8 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   "directory build": { run: directoryBuild, help: DIRECTORY_BUILD_HELP },
   "policy check": { run: policyCheck, help: POLICY_CHECK_HELP },
   "policy schema": { run: policySchema, help: POLICY_SCHEMA_HELP },
+  "directory serve": { run: directoryServe, help: DIRECTORY_SERVE_HELP },
+  "aauth serve-provider": { run: aauthServeProvider, help: AAUTH_PROVIDER_HELP },
   explain: { run: explain, help: EXPLAIN_HELP },
   stats: { run: stats, help: STATS_HELP },
 };

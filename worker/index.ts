@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { type Dictionary, serializeDictionary, Token } from "structured-headers";
 import { buildResourceMetadata } from "./aauth/index.ts";
+import { checkMiddleware } from "./check/check-endpoint.ts";
 import { configurationFor } from "./configuration.ts";
 import type { Env } from "./env.ts";
 import { sendToOrigin, toOrigin } from "./forward.ts";
@@ -100,6 +101,11 @@ app.get("/.well-known/aauth-resource.json", async (c, next) => {
     { "cache-control": "max-age=300" },
   );
 });
+
+app.use(
+  "*",
+  checkMiddleware<App>((c) => configurationFor(c.env)),
+);
 
 app.use("*", async (c, next) => {
   const configuration = await configurationFor(c.env);

@@ -66,6 +66,12 @@ export const REJECTION_REASONS = {
   console_disabled: { status: 404, title: "The console is not enabled" },
   /** No such console page or method. */
   console_not_found: { status: 404, title: "No such console page" },
+  /** The check endpoint's path is reserved, and the policy does not enable it (`check.enabled`). */
+  check_disabled: { status: 404, title: "The check endpoint is not enabled" },
+  /** This client sent more checks this minute than `check.ratePerMinute` (or the isolate's client table is full). */
+  check_rate_limited: { status: 429, title: "Too many checks; try again in a minute" },
+  /** A check without a usable `Signet-Check-Target` (the origin-form path and query the request was signed for). */
+  check_target_invalid: { status: 400, title: "The check needs the signed target in Signet-Check-Target" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 /** A stable reason code. */

@@ -19,9 +19,12 @@ import { routeRequest } from "../../worker/policy/route.ts";
 import { REJECTION_REASONS } from "../../worker/reasons.ts";
 import {
   type HttpRequestMessage,
+  type Jwk,
   parseComponent,
   parseHttpMessage,
   parseTargetUri,
+  privateMembersOf,
+  publicJwkOf,
   SignatureError,
   signatureBase,
 } from "../../worker/rfc9421/index.ts";
@@ -38,11 +41,13 @@ import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli-error.ts";
 /** Help text of `signet explain`. */
 export const EXPLAIN_HELP = `Usage: signet explain [options] [FILE]
 
-Reads a raw HTTP/1.1 request (FILE, or standard input) and explains, for each Web Bot Auth signature, the
-signature base Signet rebuilt, its parameters, which checks pass or fail with their reason codes, the key used,
-and what the edge decides. It runs the same verification pipeline as the Worker.
+Reads a raw HTTP/1.1 request (FILE, or standard input) and explains, for each signature (Web Bot Auth or
+AAuth, each judged by its own profile's checks), the signature base Signet rebuilt, its parameters, which checks
+pass or fail with their reason codes, the key used, and what the edge decides. It runs the same verification
+pipeline as the Worker.
 
-  --jwks FILE       verify with the keys of this JWK Set (or single JWK) instead of fetching the signer's directory
+  --jwks FILE       verify with the keys of this JWK Set (or single JWK) instead of fetching the signer's directory;
+                    a private key (signet keygen's file) is used by its public half, and a note says so
   --now SECONDS     judge the request at this Unix time (captured requests, test vectors)
   --policy FILE     the SIGNET_POLICY JSON to judge by (default: the defaults, and a route that requires a
                     verified agent, so the decision shows what a protected route would do)
@@ -53,22 +58,35 @@ and what the edge decides. It runs the same verification pipeline as the Worker.
 
 Exit status: 0 when the edge would forward the request, 1 when it would refuse it, 2 for a usage error.`;
 
-/** The checks of one signature, in the order the pipeline makes them. */
+/** The checks of one signature, in the order the pipeline makes them, with Web Bot Auth's wording. */
 const CHECKS = [
   { name: "fields", title: "Signature-Input and Signature entries parse" },
   { name: "parameters", title: "created, expires and keyid are present" },
   { name: "components", title: "@authority or @target-uri is covered" },
   { name: "freshness", title: "within its validity window and the policy's limits" },
   { name: "algorithm", title: "the algorithm is accepted" },
-  {
-    name: "signature-agent",
-    title: "the covered Signature-Agent (Web Bot Auth) or Signature-Key (AAuth) member names the key",
-  },
+  { name: "signature-agent", title: "the covered Signature-Agent member names the agent" },
   { name: "key", title: "the agent's key for this keyid is known and usable" },
   { name: "signature-base", title: "the signature base can be built" },
   { name: "signature", title: "the signature verifies" },
   { name: "content-digest", title: "the body matches Content-Digest" },
 ] as const;
+
+/** AAuth (HTTP Signature Keys) judges the same stages by its own rules: these are its wordings where they differ. */
+const AAUTH_TITLES: Readonly<Partial<Record<CheckName, string>>> = {
+  fields: "Signature-Input, Signature and Signature-Key entries parse",
+  parameters: "created is present (the key comes from Signature-Key, not from keyid)",
+  components: "@method, @authority, @path and signature-key are covered",
+  freshness: "created is within the clock window, and expires (if any) has not passed",
+  "signature-agent": "the covered Signature-Key entry names the key (scheme hwk, jwks_uri or jwt)",
+  key: "the key is usable (hwk), or the token and its issuer's key verify (jwt)",
+};
+
+/** A check's wording for the label's profile. */
+function titleOf(check: CheckName, profile: string | undefined): string {
+  const own = profile === "aauth" ? AAUTH_TITLES[check] : undefined;
+  return own ?? (CHECKS.find((c) => c.name === check)?.title as string);
+}
 
 type CheckName = (typeof CHECKS)[number]["name"];
 
@@ -249,7 +267,7 @@ function describe(message: HttpRequestMessage, verification: RequestVerification
     lines.push("  checks:");
     for (const check of checksOf(label)) {
       const mark = { pass: "ok  ", fail: "FAIL", "not reached": "--  ", "not applicable": "n/a " }[check.status];
-      const title = CHECKS.find((c) => c.name === check.check)?.title ?? check.check;
+      const title = titleOf(check.check, label.profile);
       lines.push(`    ${mark} ${title}${check.code ? `: ${check.code}` : ""}`);
     }
     const base = baseOf(message, label);
@@ -363,7 +381,25 @@ async function fileKeys(path: string, allowTestKeys: boolean): Promise<KeySource
     if (err instanceof CliError) throw err;
     throw new CliError(`explain: ${path} is not JSON`, EXIT_USAGE);
   }
-  const set = typeof document === "object" && document !== null && "keys" in document ? document : { keys: [document] };
+  const given =
+    typeof document === "object" && document !== null && "keys" in document ? document : { keys: [document] };
+  // A private key file (signet keygen's) stands for its public half: that is all verifying needs.
+  const keys = (given as { keys?: unknown }).keys;
+  let privateCount = 0;
+  const set = !Array.isArray(keys)
+    ? given
+    : {
+        keys: keys.map((key: unknown) => {
+          if (typeof key !== "object" || key === null || privateMembersOf(key as object).length === 0) return key;
+          privateCount += 1;
+          return publicJwkOf(key as Jwk);
+        }),
+      };
+  if (privateCount > 0) {
+    process.stderr.write(
+      `signet: note: ${path} holds ${privateCount === 1 ? "a private key" : `${privateCount} private keys`}; explain uses only the public half\n`,
+    );
+  }
   const parsed = await parseKeySet(set, { kind: "jwks", allowTestKeys, maxKeys: 256 });
   if (!parsed.ok) throw new CliError(`explain: ${path}: ${parsed.message}`, EXIT_USAGE);
   return {

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { aauthProfile, loadAgentKey, type SigningProfile, signRequest, webBotAuthProfile } from "../../agent/index.ts";
 import { parseCommandLine, readJwkFile, wholeNumber } from "./arguments.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli-error.ts";
+import { DEFAULT_CHECK_PATH, sendCheck } from "./sign-check.ts";
 
 /** Help text of `signet sign`. */
 export const SIGN_HELP = `Usage: signet sign --key FILE --agent URL [options] URL
@@ -18,6 +19,9 @@ Signs a request with the agent's key and sends it; prints the response status li
   --key FILE          the agent's private JWK (from signet keygen)
   --profile P         web-bot-auth (default) or aauth
   --agent URL         web-bot-auth: the agent's https origin, which serves its key directory (Signature-Agent)
+  --allow-loopback-agent
+                      also accept an http(s) agent URL on 127.0.0.1, localhost or [::1] (signet directory serve),
+                      for a local Signet started with npm start -- --trust-loopback
   --scheme S          aauth: hwk (the key itself, pseudonymous; default) or jwt (an agent token)
   --token FILE        aauth with --scheme jwt: a file holding the agent token (a compact JWT)
   -X, --request M     method (default GET, or POST with --data)
@@ -28,13 +32,19 @@ Signs a request with the agent's key and sends it; prints the response status li
   --legacy-agent      send Signature-Agent in the legacy string form ("https://...") for older verifiers
   --label L           signature label (default sig1)
   --dry-run           print the signed request; send nothing
+  --check             ask the site's check endpoint instead: the request is signed for URL but sent to the check
+                      path with URL's path in Signet-Check-Target; prints Signet's verdict (label by label, reason,
+                      what to fix). Never reaches the origin, does not spend the signature. Exit 0 when the edge
+                      would forward it, 1 when it would refuse it (or the site answers no checks)
+  --check-path P      the site's check path (default ${DEFAULT_CHECK_PATH})
   --timeout S         give up on the request after S seconds (default 30; 0 waits for ever)
   -f, --fail          exit 1 when the response status is 400 or above (the response is still printed)
   --json              print the response (or, with --dry-run, the signed request) as one JSON object
   -h, --help          this help
 
-Exit status: 0 when a response came back (with --fail, a status below 400), 1 when the request failed, timed
-out or (with --fail) was refused, 2 for a bad command line.`;
+Exit status: 0 when a response came back (with --fail, a status below 400; with --check, the edge would forward
+the request), 1 when the request failed, timed out, (with --fail) was refused or (with --check) would be refused,
+2 for a bad command line.`;
 
 /**
  * Runs `signet sign`.
@@ -50,6 +60,7 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
     {
       key: { type: "string" },
       agent: { type: "string" },
+      "allow-loopback-agent": { type: "boolean" },
       profile: { type: "string" },
       scheme: { type: "string" },
       token: { type: "string" },
@@ -61,6 +72,8 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
       "legacy-agent": { type: "boolean" },
       label: { type: "string" },
       "dry-run": { type: "boolean" },
+      check: { type: "boolean" },
+      "check-path": { type: "string" },
       timeout: { type: "string" },
       fail: { type: "boolean", short: "f" },
       json: { type: "boolean" },
@@ -94,10 +107,15 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
             agentForm: values["legacy-agent"] ? "string" : "dictionary",
             expiresIn: wholeNumber(values["expires-in"], "--expires-in", 300),
             coverTargetUri: values["target-uri"] === true,
+            unsafeAllowLoopback: values["allow-loopback-agent"] === true,
           });
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(`sign: ${(err as Error).message}`, EXIT_USAGE);
+    const loopbackHint =
+      profileName === "web-bot-auth" && /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]?/i.test(values.agent ?? "")
+        ? " (a loopback agent needs --allow-loopback-agent)"
+        : "";
+    throw new CliError(`sign: ${(err as Error).message}${loopbackHint}`, EXIT_USAGE);
   }
   const headers = new Headers();
   for (const line of values.header ?? []) {
@@ -130,6 +148,12 @@ export async function sign(argv: string[], out: NodeJS.WritableStream): Promise<
       out.write(await requestText(signed));
     }
     return;
+  }
+  if (values.check) {
+    const checkPath = values["check-path"] ?? DEFAULT_CHECK_PATH;
+    if (!/^\/[^/?#\s][^?#\s]*$/.test(checkPath))
+      throw new CliError("sign: --check-path must be a path such as /.signet/check", EXIT_USAGE);
+    return sendCheck(signed, { checkPath, json: values.json === true, timeoutSeconds }, out);
   }
   const signal = timeoutSeconds > 0 ? AbortSignal.timeout(timeoutSeconds * 1000) : undefined;
   let response: Response;

@@ -226,7 +226,10 @@ export function createAAuthKeyCache(options: AAuthKeyCacheOptions = {}): AAuthKe
       if (!loaded.ok) return failureOf(loaded);
       member = selectKid(loaded.data, kid);
     }
-    if (member === undefined) return fail("unknown_key", `${name} has no key "${clip(kid)}"`);
+    // An unknown key leaves the agent unverified (as a Web Bot Auth keyid missing from its directory does): 401
+    // agent_unverified with error=unknown_key, not a bad signature.
+    if (member === undefined)
+      return fail("unknown_key", `${name} has no key "${clip(kid)}"`, { outcome: "unverified" });
     if (member === "duplicate") return fail("invalid_key", `${name} lists the kid "${clip(kid)}" twice`);
     const cacheKey = `${kid}\n${algorithms.join(" ")}`;
     let imported = loaded.data.imported.get(cacheKey);

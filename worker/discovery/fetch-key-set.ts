@@ -195,8 +195,12 @@ export async function fetchKeySet(url: string, options: FetchKeySetOptions = {})
         message: `${target} timed out after ${timeoutMs} ms ${phase}`,
       };
     }
-    const detail = error instanceof Error ? error.message : String(error);
-    return { ok: false, code: "directory_unreachable", message: `${target} could not be fetched: ${detail}` };
+    // The runtime's own text (workerd's "internal error; reference = …", a TLS library's words) stays out.
+    return {
+      ok: false,
+      code: "directory_unreachable",
+      message: `${target} could not be fetched: ${networkFailure(error)}`,
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -351,4 +355,21 @@ function truncate(text: string, max: number): string {
 
 function checkPositive(value: number, name: string): void {
   if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`fetchKeySet: ${name} must be a number > 0`);
+}
+
+/**
+ * Signet's words for a failed fetch: which kind of failure, judged from the error, never its text (workerd's
+ * "internal error; reference = …" or a TLS library's words must not reach a client or a log line as if ours).
+ *
+ * @example
+ * ```ts
+ * networkFailure(new Error("internal error; reference = 0123abcd")); // "the connection or TLS handshake failed"
+ * ```
+ */
+export function networkFailure(error: unknown): string {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : "";
+  if (/certificate|tls|ssl|handshake/i.test(text)) return "the TLS handshake failed (is its certificate trusted?)";
+  if (/refused|reset|closed|disconnect/i.test(text)) return "the connection was refused or closed";
+  if (/dns|resolve|enotfound|eai_again/i.test(text)) return "the host name could not be resolved";
+  return "the connection or TLS handshake failed";
 }

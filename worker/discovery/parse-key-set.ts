@@ -175,8 +175,9 @@ export async function parseKeySet(
   if (typeof input === "string") {
     try {
       document = JSON.parse(input);
-    } catch (error) {
-      return { ok: false, code: "directory_rejected", message: `the key set is not JSON: ${(error as Error).message}` };
+    } catch {
+      // The parser's message quotes the document: third-party bytes.
+      return { ok: false, code: "directory_rejected", message: "the key set is not JSON" };
     }
   }
   if (!isObject(document) || !Array.isArray(document.keys)) {

@@ -74,6 +74,7 @@ export function parsePolicy(text: string | undefined): Policy {
     "aauth",
     "paths",
     "log",
+    "check",
   ]);
   // For editors (see policy-schema.ts): a policy file may name its JSON Schema; Signet ignores it.
   if (root.$schema !== undefined) string(root.$schema, "$schema");
@@ -105,6 +106,24 @@ export function parsePolicy(text: string | undefined): Policy {
     aauth: aauthPolicy,
     paths: paths(root.paths ?? {}),
     log: log(root.log ?? {}),
+    check: check(root.check ?? {}),
+  };
+}
+
+// The check endpoint (issue 15).
+function check(value: unknown): Policy["check"] {
+  const o = object(value, "check");
+  known(o, "check", ["enabled", "path", "ratePerMinute", "maxClients"]);
+  const d = DEFAULT_POLICY.check;
+  const path = o.path ?? d.path;
+  if (typeof path !== "string" || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]{1,200}$/.test(path) || path.includes("//")) {
+    throw new PolicyError("check.path", "must be an absolute path of plain characters, such as /.signet/check");
+  }
+  return {
+    enabled: bool(o.enabled ?? d.enabled, "check.enabled"),
+    path,
+    ratePerMinute: seconds(o.ratePerMinute ?? d.ratePerMinute, "check.ratePerMinute", 1, 10_000),
+    maxClients: seconds(o.maxClients ?? d.maxClients, "check.maxClients", 1, 100_000),
   };
 }
 

@@ -307,6 +307,29 @@ export const POLICY_SCHEMA: JsonSchema = {
         description: "Share of accepted requests logged (refusals are always logged).",
       },
     }),
+    check: block(
+      "The check endpoint (off by default): a signed request sent to path with Signet-Check-Target gets Signet's verdict as JSON.",
+      {
+        enabled: {
+          type: "boolean",
+          default: d.check.enabled,
+          description: "Answer checks; while off, the path answers 404 check_disabled.",
+        },
+        path: {
+          type: "string",
+          pattern: "^/[A-Za-z0-9._~!$&'()*+,;=:@/-]{1,200}$",
+          default: d.check.path,
+          description: "Where checks are sent (reserved even while off).",
+        },
+        ratePerMinute: int(1, 10_000, "Checks per client IP per minute, per isolate.", d.check.ratePerMinute),
+        maxClients: int(
+          1,
+          100_000,
+          "Client IPs tracked per isolate per minute; a new client past this gets 429 until the minute turns.",
+          d.check.maxClients,
+        ),
+      },
+    ),
   },
 };
 
@@ -325,4 +348,5 @@ export const POLICY_PARSER_ONLY_CHECKS: readonly string[] = Object.freeze([
   "replay.previousShards must differ from replay.shards",
   "aauth.signatureWindow must be at most freshness.maxAge when maxAge is set",
   "no value anywhere may be null, a pinned key's own members included (leave a field out for its default)",
+  "check.path must not contain //",
 ]);

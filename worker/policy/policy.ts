@@ -225,6 +225,26 @@ export interface Policy {
   readonly aauth: AAuthPolicy;
   readonly paths: PathsPolicy;
   readonly log: LogPolicy;
+  readonly check: CheckPolicy;
+}
+
+/**
+ * The check endpoint (`worker/check/check-endpoint.ts`): an agent sends a signed request to `path` with the
+ * path it signed for in `Signet-Check-Target`, and gets Signet's verdict on it as JSON, without the request
+ * reaching the origin and without the signature being spent. Off by default; its path is reserved even while off.
+ */
+export interface CheckPolicy {
+  /** Answer checks. Default false (the path answers 404 `check_disabled`). */
+  readonly enabled: boolean;
+  /** Where checks are sent. Default `/.signet/check`. */
+  readonly path: string;
+  /** Checks per client IP per minute, in each isolate. Default 60. */
+  readonly ratePerMinute: number;
+  /**
+   * Client IPs tracked per isolate per minute; once full, new clients get 429 until the minute turns (never an
+   * eviction that would reset someone's count). Default 4096.
+   */
+  readonly maxClients: number;
 }
 
 /** The decision log (see `worker/observability/decision-log.ts`). */
@@ -261,6 +281,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   allowTestKeys: false,
   replay: { shards: 64, timeoutMs: 2000 },
   log: { sampleAccepted: 1 },
+  check: { enabled: false, path: "/.signet/check", ratePerMinute: 60, maxClients: 4096 },
   aauth: {
     schemes: ["jwt", "hwk", "jkt-jwt", "jwks_uri", "jwks"],
     algorithms: ["Ed25519", "ES256", "ES384", "PS256", "PS512"],

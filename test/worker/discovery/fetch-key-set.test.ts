@@ -203,7 +203,10 @@ describe("fetchKeySet against the local directory server", () => {
       },
     });
     expect(result).toMatchObject({ ok: false, code: "directory_unreachable" });
-    expect(!result.ok && result.message).toContain("DNS lookup failed");
+    // Signet's words for the kind of failure; the runtime's text stays out of the message.
+    expect(!result.ok && result.message).toBe(
+      "https://agent.example/jwks could not be fetched: the host name could not be resolved",
+    );
   });
 
   it("is bounded even when the injected fetch ignores the abort signal", async () => {

@@ -147,6 +147,17 @@ describe("AAuth at the edge", () => {
     expect(body).toMatchObject({ type: "urn:ietf:params:sig-error:invalid_input", reason: "signature_invalid" });
   });
 
+  it("a token whose kid the issuer does not list is an unknown key: 401 agent_unverified, error=unknown_key", async () => {
+    const jwt = await mint(ap.key, { typ: "aa-agent+jwt", kid: "k9" }, agentClaims(ap.iss, agent));
+    const response = await send(await tokenRequest("/agents/unknown-kid", agent, jwt), env);
+    expect(response.status).toBe(401);
+    expect(response.headers.get("signature-error")).toBe("error=unknown_key");
+    const body = (await response.json()) as { reason: string; signature_error?: string };
+    // An unknown key is not a bad signature: the agent could not be verified.
+    expect(body.reason).toBe("agent_unverified");
+    expect(body.reason).not.toBe("signature_invalid");
+  });
+
   it("an unsupported scheme: 401 unsupported_scheme with Accept-Signature-Scheme", async () => {
     const request = await hwkRequest("/any/s", agent);
     const headers = new Headers(request.headers);

@@ -163,7 +163,8 @@ describe("401: the request is not signed as the route requires", () => {
     expect(body.signature_error).toBeUndefined();
     // Signet's own words: the directory's status is not repeated.
     expect(body.detail).toContain("was not served as a usable key set");
-    expect(body.detail).not.toContain("404");
+    // (The URL's random token may itself contain "404": judge the words after it.)
+    expect(body.detail.replace(url, "")).not.toContain("404");
   });
 
   it("agent_unverified: no Signature-Agent at all (signature_error)", async () => {
@@ -384,6 +385,38 @@ describe("the site-owner console (worker/observability/console-route.ts)", () =>
       { ...env, SIGNET_CONSOLE_SECRET: secret },
     );
     await consoleRefused(response, "console_not_found");
+  });
+});
+
+describe("check endpoint refusals", () => {
+  const checkEnv = () =>
+    gatewayEnv({
+      rules: [{ path: "/agents/*", require: "verified-agent" }],
+      check: { enabled: true, ratePerMinute: 1 },
+    });
+  const probe = (headers: Record<string, string>) =>
+    new Request("https://signet.example/.signet/check", { headers: { "cf-connecting-ip": "192.0.2.200", ...headers } });
+
+  it("check_disabled: the check path while the policy does not enable it", async () => {
+    await refused(await send(probe({ "signet-check-target": "/agents/a" }), env), "check_disabled");
+  });
+
+  it("check_target_invalid: a check without Signet-Check-Target", async () => {
+    await refused(await send(probe({ "cf-connecting-ip": "192.0.2.201" }), checkEnv()), "check_target_invalid");
+  });
+
+  it("check_rate_limited: a client's second check in a minute where the policy allows one", async () => {
+    const limited = checkEnv();
+    const headers = { "cf-connecting-ip": "192.0.2.202", "signet-check-target": "/agents/a" };
+    const first = await send(probe(headers), limited);
+    await first.body?.cancel();
+    let response = await send(probe(headers), limited);
+    if (response.status !== 429) {
+      // The minute turned between the two: the next one is the second of the new minute.
+      await response.body?.cancel();
+      response = await send(probe(headers), limited);
+    }
+    await refused(response, "check_rate_limited");
   });
 });
 
