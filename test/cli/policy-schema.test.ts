@@ -118,6 +118,7 @@ const PARSER_ONLY: [string, unknown][] = [
   ["previousShards equal to shards", { replay: { shards: 64, previousShards: 64 } }],
   ["a null member of a pinned key", { pinned: { "https://partner.example": [{ ...ED25519, alg: null }] } }],
   ["an AAuth window longer than maxAge", { freshness: { maxAge: 30 }, aauth: { signatureWindow: 60 } }],
+  ["a check path with a doubled slash", { check: { path: "/.signet//check" } }],
 ];
 
 describe("the policy schema and the parser agree", () => {
