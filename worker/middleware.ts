@@ -120,7 +120,7 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     const hasBody = request.body !== null && request.headers.get("content-length")?.trim() !== "0";
     let decision: Decision = decide(verification, rule, policy, { credentials, method: request.method, hasBody });
     if (decision.action === "forward" && decision.identity !== undefined && decision.verdict !== undefined) {
-      decision = await checkReplay(decision, rule, policy, replayStore, at);
+      decision = await checkReplay(decision, rule, policy, replayStore, at, waitUntilOf(c));
     }
     c.set("signetVerification", verification);
     c.set("signetMonitor", null);
@@ -192,6 +192,16 @@ function readOptions(options: SignetMiddlewareOptions): {
   return { policy, keys, aauthKeys, replayStore, now: options.now };
 }
 
+/** The request's `waitUntil`, when it runs with an execution context (Hono throws when it has none). */
+function waitUntilOf(c: { readonly executionCtx: { waitUntil(promise: Promise<unknown>): void } }) {
+  try {
+    const ctx = c.executionCtx;
+    return (promise: Promise<unknown>) => ctx.waitUntil(promise);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The replay check of the signature that decided (per the rule): past its last acceptable second (see
  * `lastAcceptableSecond`) it is refused; a first use passes, marked `replay=checked`, and its record outlives that
@@ -204,6 +214,7 @@ async function checkReplay(
   policy: Policy,
   store: ReplayClaimStore | undefined,
   now: number,
+  waitUntil: ((promise: Promise<unknown>) => void) | undefined,
 ): Promise<Decision> {
   const identity = decision.identity as VerifiedAgent;
   const verdict = decision.verdict as LabelVerdict;
@@ -232,6 +243,7 @@ async function checkReplay(
           store,
           { keyid: verdict.keyid, nonce: verdict.params?.nonce, base: verdict.base, lastAcceptable: last },
           now,
+          { waitUntil },
         );
   if (result === "first-use") return mark("checked");
   if (result === "replayed") {

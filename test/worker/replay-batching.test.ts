@@ -205,6 +205,19 @@ describe("the Durable Object store's batching, on the real store", () => {
     expect(await store.claim([next, next], now)).toEqual(["first-use", "replayed"]);
   });
 
+  it("each call is handed to its sender's waitUntil, so it is answered and handed on even if that request stops", async () => {
+    const { namespace, counts } = countingStore(env.REPLAY_STORE);
+    const store = createDurableObjectReplayStore(namespace, { shards: 2, timeoutMs: 30_000 });
+    const now = Math.floor(Date.now() / 1000);
+    const handed: Array<Promise<unknown>> = [];
+    const context = { waitUntil: (promise: Promise<unknown>) => void handed.push(promise) };
+    const claims = await Promise.all(Array.from({ length: 40 }, () => claimOf(crypto.randomUUID(), now + 60)));
+    const verdicts = (await Promise.all(claims.map((c) => store.claim([c], now, context)))).flat();
+    expect(verdicts.filter((v) => v === "first-use")).toHaveLength(40);
+    expect(handed).toHaveLength(counts.calls);
+    expect(await Promise.all(handed)).toHaveLength(counts.calls);
+  });
+
   it("refuses unusable options when it is built", () => {
     const namespace = env.REPLAY_STORE as unknown as ReplayStoreNamespace;
     const bad: Array<[unknown, object]> = [

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ReplayClaimStore, ReplayVerdict } from "./claim-store.ts";
+import type { ClaimContext, ReplayClaimStore, ReplayVerdict } from "./claim-store.ts";
 import { type ReplayIdentity, replayKey } from "./replay-key.ts";
 
 /** A verified signature, as the replay check sees it. */
@@ -20,6 +20,7 @@ export interface ReplayCandidate extends ReplayIdentity {
  * closed by default).
  *
  * @param now Unix seconds: the same clock the signature was verified on
+ * @param context what the store may use of the request (its `waitUntil`)
  *
  * @example
  * ```ts
@@ -31,10 +32,11 @@ export async function claimSignature(
   store: ReplayClaimStore,
   candidate: ReplayCandidate,
   now: number,
+  context?: ClaimContext,
 ): Promise<ReplayVerdict> {
   try {
     const { id, digest } = await replayKey(candidate);
-    const [verdict] = await store.claim([{ id, digest, expiresAt: candidate.lastAcceptable + 1 }], now);
+    const [verdict] = await store.claim([{ id, digest, expiresAt: candidate.lastAcceptable + 1 }], now, context);
     return verdict === "first-use" || verdict === "replayed" ? verdict : "unavailable";
   } catch {
     return "unavailable";

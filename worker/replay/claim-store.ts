@@ -19,6 +19,16 @@ export interface ReplayClaim {
 /** `first-use`: accept; `replayed`: refuse; `unavailable`: the store could not answer for this claim. */
 export type ReplayVerdict = "first-use" | "replayed" | "unavailable";
 
+/** What a claim may use of the request it is made for. */
+export interface ClaimContext {
+  /**
+   * The request's `waitUntil` (Workers' `ExecutionContext.waitUntil`): a store that sends one call for several
+   * requests' claims keeps the sending request alive with it until the call is answered and handed on, even if
+   * that request's client goes away.
+   */
+  readonly waitUntil?: ((promise: Promise<unknown>) => void) | undefined;
+}
+
 /**
  * A replay store. `claim` atomically records each claim that has no live record and answers, in order, one
  * verdict per claim: among any number of claims of one `id` while its record lives, exactly one is `first-use`.
@@ -34,9 +44,10 @@ export interface ReplayClaimStore {
   /**
    * Claims each record, judging liveness at `now` (Unix seconds, the verifier's clock).
    *
+   * @param context what the store may use of the request (optional)
    * @returns one verdict per claim, in the order given
    */
-  claim(claims: readonly ReplayClaim[], now: number): Promise<readonly ReplayVerdict[]>;
+  claim(claims: readonly ReplayClaim[], now: number, context?: ClaimContext): Promise<readonly ReplayVerdict[]>;
 }
 
 /**

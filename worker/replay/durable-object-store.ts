@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { ReplayClaim, ReplayClaimStore, ReplayVerdict } from "./claim-store.ts";
+import type { ClaimContext, ReplayClaim, ReplayClaimStore, ReplayVerdict } from "./claim-store.ts";
 import { shardName } from "./replay-key.ts";
 
 /** One claim as the shard's `claimBatch` takes it: `[id, expiresAt, now]`. */
@@ -59,8 +59,9 @@ interface Shard {
 /**
  * Creates the Durable Object replay store over a namespace: each claim goes to its shard (and, while the shard
  * count changes, to its shard under the previous count too; it is first-use only if both say so), batched as the
- * module notes describe. One timer per call bounds it; a call whose leader stopped (its request was cancelled) is
- * given up by the next claim that finds it older than the timeout.
+ * module notes describe. One timer per call bounds it. The request that sends a call hands it to its
+ * `waitUntil` when the claim's context has one; should a call's sender stop anyway, the next claim that finds the
+ * call older than the timeout gives it up (its claims `unavailable`) and takes the shard over.
  *
  * @throws {TypeError} when the namespace or an option is unusable
  *
@@ -150,7 +151,11 @@ export function createDurableObjectReplayStore(
     handOff(shard);
   };
 
-  const claimOn = async (name: string, claim: ShardClaim): Promise<ReplayVerdict> => {
+  const claimOn = async (
+    name: string,
+    claim: ShardClaim,
+    context: ClaimContext | undefined,
+  ): Promise<ReplayVerdict> => {
     const shard = shardFor(name);
     if (shard.busy) recoverStuck(shard);
     const outcome = await new Promise<ReplayVerdict | typeof LEAD>((settle) => {
@@ -160,15 +165,19 @@ export function createDurableObjectReplayStore(
         settle(LEAD);
       }
     });
-    return outcome === LEAD ? lead(shard) : outcome;
+    if (outcome !== LEAD) return outcome;
+    const led = lead(shard);
+    // The call carries other requests' claims: it must finish and be handed on even if this request is cancelled.
+    context?.waitUntil?.(led);
+    return led;
   };
 
   return {
-    async claim(claims, now) {
+    async claim(claims, now, context) {
       return Promise.all(
         claims.map(async (claim: ReplayClaim) => {
           const verdicts = await Promise.all(
-            counts.map((n) => claimOn(shardName(claim.digest, n), [claim.id, claim.expiresAt, now])),
+            counts.map((n) => claimOn(shardName(claim.digest, n), [claim.id, claim.expiresAt, now], context)),
           );
           if (verdicts.includes("unavailable")) return "unavailable";
           return verdicts.every((v) => v === "first-use") ? "first-use" : "replayed";
