@@ -49,6 +49,13 @@ export default defineConfig({
         test: { name: "cli-node", environment: "node", include: ["test/cli/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
+        // Signet embedded in a Hono app on Node: the documented examples under docs/examples/, run as written
+        // (their `signet-edge/middleware` import is the package's own entry, `worker/embed.ts`).
+        extends: true,
+        resolve: { alias: { "signet-edge/middleware": new URL("./worker/embed.ts", import.meta.url).pathname } },
+        test: { name: "embed-node", environment: "node", include: ["test/embed/**/*.test.ts"] },
+      },
+      {
         // The site-owner console in headless Chromium against `wrangler dev --env dev` (see .ci/run).
         extends: true,
         test: {

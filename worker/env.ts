@@ -5,7 +5,7 @@
  */
 
 import type { AnalyticsDataset, MetricsNamespace } from "./observability/metrics.ts";
-import type { ReplayStoreNamespace } from "./replay/claim-signature.ts";
+import type { ReplayStoreNamespace } from "./replay/durable-object-store.ts";
 
 /**
  * The environment of the Signet Worker (`vars`, secrets and bindings from `wrangler.toml`).

@@ -8,11 +8,14 @@ import type { MiddlewareHandler } from "hono";
 import type { AAuthKeyCache } from "./aauth/index.ts";
 import type { KeySource } from "./discovery/key-source.ts";
 import type { VerifiedAgent } from "./identity/verified-agent.ts";
+import { aauthKeyCacheFor, keyCacheFor, keyLookupFor } from "./key-sources.ts";
 import { parsePolicy } from "./policy/parse-policy.ts";
 import type { Policy, Rule } from "./policy/policy.ts";
 import { routeRequest } from "./policy/route.ts";
 import { problemResponse, type Rejection } from "./problem-response.ts";
-import { claimSignature, type ReplayStoreNamespace } from "./replay/claim-signature.ts";
+import { claimSignature } from "./replay/claim-signature.ts";
+import { isReplayClaimStore, type ReplayClaimStore } from "./replay/claim-store.ts";
+import { createDurableObjectReplayStore, type ReplayStoreNamespace } from "./replay/durable-object-store.ts";
 import { lastAcceptableSecond } from "./replay/lifetime.ts";
 import { retargetingHeaderIn } from "./retargeting-headers.ts";
 import { carriesBody } from "./verification/body-presence.ts";
@@ -43,15 +46,25 @@ export interface SignetVariables {
 export interface SignetMiddlewareOptions {
   /** The policy, or its JSON text (validated now, once). */
   readonly policy: Policy | string;
-  /** Where keys come from (a key directory cache, or pinned keys only). */
-  readonly keys: KeySource;
-  /** Where AAuth schemes and tokens find issuer metadata and keys; without it AAuth signatures are not judged. */
+  /**
+   * Where keys come from (a key directory cache, or pinned keys only). Without it, both key sources are built
+   * from the policy: a key directory cache holding the policy's pinned agents, honouring `allowTestKeys` and its
+   * discovery limits, and the AAuth key cache, sharing one key-lookup layer.
+   */
+  readonly keys?: KeySource | undefined;
+  /**
+   * Where AAuth schemes and tokens find issuer metadata and keys. Built from the policy when `keys` is not given
+   * either; with `keys` given and this not, AAuth signatures are not judged.
+   */
   readonly aauthKeys?: AAuthKeyCache | undefined;
   /**
-   * The replay store (the `REPLAY_STORE` Durable Object namespace). Without it, routes that enforce replay
-   * protection treat the store as unavailable: they fail closed unless their rule says `replayStoreFailure: "open"`.
+   * The replay store: a {@link ReplayClaimStore} (`createDurableObjectReplayStore`, or
+   * `createProcessLocalReplayStore` for one process), or the `REPLAY_STORE` Durable Object namespace itself (then
+   * wrapped in the Durable Object store with the policy's `replay.shards`, `previousShards` and `timeoutMs`).
+   * Without it, routes that enforce replay protection treat the store as unavailable: they fail closed unless
+   * their rule says `replayStoreFailure: "open"`.
    */
-  readonly replayStore?: ReplayStoreNamespace | undefined;
+  readonly replayStore?: ReplayClaimStore | ReplayStoreNamespace | undefined;
   /** Current time in Unix seconds. */
   readonly now?: (() => number) | undefined;
   /**
@@ -68,24 +81,20 @@ export interface SignetMiddlewareOptions {
  * on with the verified identity in `c.get("signetAgent")`.
  *
  * @throws {PolicyError} when the policy is invalid (naming the bad field)
+ * @throws {TypeError} when another option is unusable (an unknown option, or a value of the wrong kind)
  *
  * @example
  * ```ts
  * const app = new Hono<{ Variables: SignetVariables }>();
- * app.use("*", signetMiddleware({ policy: '{"rules":[{"path":"/api/*","require":"verified-agent"}]}', keys }));
+ * const replayStore = createProcessLocalReplayStore(); // one process only; on Workers pass env.REPLAY_STORE
+ * app.use("*", signetMiddleware({ policy: '{"rules":[{"path":"/api/*","require":"verified-agent"}]}', replayStore }));
  * app.get("/api/data", (c) => c.json({ agent: c.get("signetAgent")?.agent ?? null }));
  * ```
  */
 export function signetMiddleware<E extends { Variables: SignetVariables } = { Variables: SignetVariables }>(
   options: SignetMiddlewareOptions,
 ): MiddlewareHandler<E> {
-  const policy = typeof options.policy === "string" ? parsePolicy(options.policy) : options.policy;
-  if (typeof options.keys?.findKey !== "function") throw new TypeError("signetMiddleware: keys must be a KeySource");
-  const { keys, aauthKeys, now, replayStore } = options;
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_VERIFY_BODY_BYTES;
-  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
-    throw new TypeError("signetMiddleware: maxBodyBytes must be a whole number of bytes >= 0");
-  }
+  const { policy, keys, aauthKeys, now, replayStore, maxBodyBytes } = readOptions(options);
   return async (c, next) => {
     const request = c.req.raw;
     const url = new URL(request.url);
@@ -144,7 +153,7 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     const hasBody = await carriesBody(request);
     let decision: Decision = decide(verification, rule, policy, { credentials, method: request.method, hasBody });
     if (decision.action === "forward" && decision.identity !== undefined && decision.verdict !== undefined) {
-      decision = await checkReplay(decision, rule, policy, replayStore, at);
+      decision = await checkReplay(decision, rule, policy, replayStore, at, waitUntilOf(c));
     }
     c.set("signetVerification", verification);
     c.set("signetMonitor", null);
@@ -166,6 +175,86 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
   };
 }
 
+/** The option names {@link signetMiddleware} knows (anything else is a typo, refused at construction). */
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  "policy",
+  "keys",
+  "aauthKeys",
+  "replayStore",
+  "now",
+  "maxBodyBytes",
+]);
+
+/** The options, checked once (style.md §3) and completed from the policy. */
+function readOptions(options: SignetMiddlewareOptions): {
+  policy: Policy;
+  keys: KeySource;
+  aauthKeys: AAuthKeyCache | undefined;
+  replayStore: ReplayClaimStore | undefined;
+  now: (() => number) | undefined;
+  maxBodyBytes: number;
+} {
+  const fail = (message: string): never => {
+    throw new TypeError(`signetMiddleware: ${message}`);
+  };
+  if (typeof options !== "object" || options === null) fail("options must be an object");
+  for (const name of Object.keys(options)) if (!OPTION_NAMES.has(name)) fail(`unknown option "${name}"`);
+  if (typeof options.policy !== "string" && (typeof options.policy !== "object" || options.policy === null)) {
+    fail("policy must be a Policy or its JSON text");
+  }
+  const policy = typeof options.policy === "string" ? parsePolicy(options.policy) : options.policy;
+  if (!Array.isArray(policy.rules) || typeof policy.replay !== "object") {
+    fail("policy must be a parsed Policy (from parsePolicy) or its JSON text");
+  }
+  const given = <T>(value: T | undefined, ok: (value: T) => boolean, message: string): T | undefined => {
+    if (value !== undefined && !ok(value)) fail(message);
+    return value;
+  };
+  given(options.keys, (k) => typeof k?.findKey === "function", "keys must be a KeySource");
+  given(options.aauthKeys, (k) => typeof k === "object" && k !== null, "aauthKeys must be an AAuthKeyCache");
+  given(options.now, (f) => typeof f === "function", "now must be a function returning Unix seconds");
+  given(
+    options.maxBodyBytes,
+    (n) => Number.isSafeInteger(n) && n >= 0,
+    "maxBodyBytes must be a whole number of bytes >= 0",
+  );
+  let keys = options.keys;
+  let aauthKeys = options.aauthKeys;
+  if (keys === undefined) {
+    // Both key sources from the policy (pinned agents included), over one key-lookup layer.
+    const lookup = keyLookupFor(policy);
+    keys = keyCacheFor(policy, { lookup });
+    aauthKeys ??= aauthKeyCacheFor(policy, { lookup });
+  }
+  const store = options.replayStore;
+  let replayStore: ReplayClaimStore | undefined;
+  if (store === undefined || isReplayClaimStore(store)) replayStore = store;
+  else if (typeof (store as Partial<ReplayStoreNamespace>)?.getByName === "function") {
+    const { shards, previousShards, timeoutMs } = policy.replay;
+    replayStore = createDurableObjectReplayStore(store as ReplayStoreNamespace, { shards, previousShards, timeoutMs });
+  } else {
+    fail("replayStore must be a ReplayClaimStore or a Durable Object namespace");
+  }
+  return {
+    policy,
+    keys,
+    aauthKeys,
+    replayStore,
+    now: options.now,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_VERIFY_BODY_BYTES,
+  };
+}
+
+/** The request's `waitUntil`, when it runs with an execution context (Hono throws when it has none). */
+function waitUntilOf(c: { readonly executionCtx: { waitUntil(promise: Promise<unknown>): void } }) {
+  try {
+    const ctx = c.executionCtx;
+    return (promise: Promise<unknown>) => ctx.waitUntil(promise);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The replay check of the signature that decided (per the rule): past its last acceptable second (see
  * `lastAcceptableSecond`) it is refused; a first use passes, marked `replay=checked`, and its record outlives that
@@ -176,8 +265,9 @@ async function checkReplay(
   decision: Extract<Decision, { action: "forward" }>,
   rule: Rule,
   policy: Policy,
-  store: ReplayStoreNamespace | undefined,
+  store: ReplayClaimStore | undefined,
   now: number,
+  waitUntil: ((promise: Promise<unknown>) => void) | undefined,
 ): Promise<Decision> {
   const identity = decision.identity as VerifiedAgent;
   const verdict = decision.verdict as LabelVerdict;
@@ -205,12 +295,8 @@ async function checkReplay(
       : await claimSignature(
           store,
           { keyid: verdict.keyid, nonce: verdict.params?.nonce, base: verdict.base, lastAcceptable: last },
-          {
-            shards: policy.replay.shards,
-            previousShards: policy.replay.previousShards,
-            timeoutMs: policy.replay.timeoutMs,
-            now,
-          },
+          now,
+          { waitUntil },
         );
   if (result === "first-use") return mark("checked");
   if (result === "replayed") {

@@ -150,7 +150,7 @@ describe("replay protection (Durable Object store)", () => {
   it("fails closed with 503 when the store cannot answer, and a fail-open rule forwards marked unchecked", async () => {
     const broken = {
       ...gateway,
-      REPLAY_STORE: { getByName: () => ({ claim: () => Promise.reject(new Error("down")) }) },
+      REPLAY_STORE: { getByName: () => ({ claimBatch: () => Promise.reject(new Error("down")) }) },
     };
     await expectProblem(await send(await request("/items/store-down"), broken), "replay_store_unavailable");
     const echo = await echoOf(await send(await request("/fail-open/x"), broken));
@@ -164,7 +164,7 @@ describe("replay protection (Durable Object store)", () => {
         pinned: { [AGENT]: [agent.publicJwk] },
         replay: { timeoutMs: 100 },
       }),
-      REPLAY_STORE: { getByName: () => ({ claim: () => new Promise<boolean>(() => undefined) }) },
+      REPLAY_STORE: { getByName: () => ({ claimBatch: () => new Promise<boolean[]>(() => undefined) }) },
     };
     await expectProblem(await send(await request("/items/hang"), hanging), "replay_store_unavailable");
   });

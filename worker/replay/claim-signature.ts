@@ -3,12 +3,8 @@
  *
  * @module
  */
-import { type ReplayIdentity, replayKey, shardName } from "./replay-key.ts";
-
-/** The part of a Durable Object namespace the check needs (the `REPLAY_STORE` binding satisfies it). */
-export interface ReplayStoreNamespace {
-  getByName(name: string): { claim(id: string, expiresAt: number, now: number): Promise<boolean> };
-}
+import type { ClaimContext, ReplayClaimStore, ReplayVerdict } from "./claim-store.ts";
+import { type ReplayIdentity, replayKey } from "./replay-key.ts";
 
 /** A verified signature, as the replay check sees it. */
 export interface ReplayCandidate extends ReplayIdentity {
@@ -16,55 +12,33 @@ export interface ReplayCandidate extends ReplayIdentity {
   readonly lastAcceptable: number;
 }
 
-/** How to judge replays. */
-export interface ReplayOptions {
-  /** The number of shards. */
-  readonly shards: number;
-  /** While the shard count changes: the previous count, whose shards are claimed in too (see the README). */
-  readonly previousShards?: number | undefined;
-  /** Unix seconds: the same clock the signature was verified on. */
-  readonly now: number;
-  /** Give up on the store after this many milliseconds (the store is then `unavailable`). Default 2000. */
-  readonly timeoutMs?: number | undefined;
-}
-
-/** `first-use`: accept; `replayed`: refuse; `unavailable`: the store could not answer. */
-export type ReplayVerdict = "first-use" | "replayed" | "unavailable";
-
 /**
  * Claims a signature in the replay store: atomically records it and says whether it was new. A signature with
  * a nonce is keyed on (keyid, nonce), one without on (keyid, signature base) (see {@link replayKey}). The record
  * is kept until `lastAcceptable + 1`, strictly beyond the last second the signature can be accepted. Never
- * throws: a store that fails or does not answer in time gives `unavailable`, and the caller decides (fail closed
- * by default).
+ * throws: a store that fails gives `unavailable` (each store bounds its own wait), and the caller decides (fail
+ * closed by default).
+ *
+ * @param now Unix seconds: the same clock the signature was verified on
+ * @param context what the store may use of the request (its `waitUntil`)
  *
  * @example
  * ```ts
- * const verdict = await claimSignature(env.REPLAY_STORE, candidate, { shards: 64, now });
+ * const verdict = await claimSignature(store, candidate, now);
  * if (verdict === "replayed") return refuse("signature_replayed");
  * ```
  */
 export async function claimSignature(
-  store: ReplayStoreNamespace,
+  store: ReplayClaimStore,
   candidate: ReplayCandidate,
-  options: ReplayOptions,
+  now: number,
+  context?: ClaimContext,
 ): Promise<ReplayVerdict> {
-  const { id, digest } = await replayKey(candidate);
-  const until = candidate.lastAcceptable + 1;
-  const counts = options.previousShards === undefined ? [options.shards] : [options.shards, options.previousShards];
-  const timeoutMs = options.timeoutMs ?? 2000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const answers = await Promise.race([
-      Promise.all(counts.map((n) => store.getByName(shardName(digest, n)).claim(id, until, options.now))),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("replay store timeout")), timeoutMs);
-      }),
-    ]);
-    return answers.every((claimed) => claimed === true) ? "first-use" : "replayed";
+    const { id, digest } = await replayKey(candidate);
+    const [verdict] = await store.claim([{ id, digest, expiresAt: candidate.lastAcceptable + 1 }], now, context);
+    return verdict === "first-use" || verdict === "replayed" ? verdict : "unavailable";
   } catch {
     return "unavailable";
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
   }
 }

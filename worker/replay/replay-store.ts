@@ -1,7 +1,8 @@
 /**
  * The replay store: a SQLite-backed Durable Object that records each accepted signature until it expires.
  * Checking and recording are one SQL statement on a single-threaded object, so among any number of concurrent
- * copies of one signed request exactly one is accepted, wherever they arrive.
+ * copies of one signed request exactly one is accepted, wherever they arrive. Claims come in batches
+ * (`claimBatch`, one call and one transaction per batch; see `durable-object-store.ts`).
  *
  * @module
  */
@@ -45,15 +46,40 @@ export class ReplayStore extends DurableObject {
    * @param now Unix seconds, the verifier's clock
    */
   async claim(id: string, expiresAt: number, now: number): Promise<boolean> {
-    const cursor = this.ctx.storage.sql.exec(
-      "INSERT INTO seen (id, exp) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET exp = excluded.exp WHERE seen.exp <= ?3",
-      id,
-      expiresAt,
-      now,
+    const [claimed] = await this.claimBatch([[id, expiresAt, now]]);
+    return claimed === true;
+  }
+
+  /**
+   * Claims many records in one SQLite transaction, in order: one answer per claim, as {@link claim} would give
+   * it. Two claims of one `id` in a batch: the first may be a first use, the second is its replay. A claim that is
+   * not a `[string, integer, integer]` triple is answered `false` (never recorded).
+   *
+   * @param claims `[id, expiresAt, now]` triples
+   */
+  async claimBatch(claims: readonly (readonly [string, number, number])[]): Promise<boolean[]> {
+    const { sql } = this.ctx.storage;
+    const answers = this.ctx.storage.transactionSync(() =>
+      claims.map((claim) => {
+        const [id, expiresAt, now] = Array.isArray(claim) ? claim : [];
+        if (typeof id !== "string" || !Number.isSafeInteger(expiresAt) || !Number.isSafeInteger(now)) return false;
+        const written =
+          sql.exec(
+            "INSERT INTO seen (id, exp) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET exp = excluded.exp WHERE seen.exp <= ?3",
+            id,
+            expiresAt,
+            now,
+          ).rowsWritten > 0;
+        return written;
+      }),
     );
-    const claimed = cursor.rowsWritten > 0;
-    if (claimed) await this.armAlarm((expiresAt + ALARM_GRACE_SECONDS) * 1000);
-    return claimed;
+    // One alarm for the batch: armed for the earliest expiry it must cover (the alarm re-arms for what is left).
+    const earliest = claims.reduce<number | undefined>(
+      (min, claim, i) => (answers[i] === true && (min === undefined || claim[1] < min) ? claim[1] : min),
+      undefined,
+    );
+    if (earliest !== undefined) await this.armAlarm((earliest + ALARM_GRACE_SECONDS) * 1000);
+    return answers;
   }
 
   /** How many records are held (for operators and tests). */

@@ -260,7 +260,7 @@ describe("replay protection and bearer credentials", () => {
       ...env,
       REPLAY_STORE: {
         getByName: () => ({
-          claim: () => Promise.reject(new Error("overloaded")),
+          claimBatch: () => Promise.reject(new Error("overloaded")),
         }),
       },
     };

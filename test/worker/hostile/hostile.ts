@@ -7,7 +7,7 @@
  */
 import { inject } from "vitest";
 import type { Env } from "../../../worker/env.ts";
-import type { ReplayStoreNamespace } from "../../../worker/replay/claim-signature.ts";
+import type { ReplayStoreNamespace } from "../../../worker/replay/durable-object-store.ts";
 import { attestationKey, gatewayEnv } from "../gateway/gateway.ts";
 
 /** The local HTTP origin (`test/worker/origin-server.ts`). */
@@ -41,18 +41,18 @@ export async function localOriginEnv(policy: object, origin: string = localOrigi
   return gatewayEnv(policy, { origin, attestationKey: secret });
 }
 
-/** A replay store in front of the real one whose claims fail on schedule, with counters. */
+/** A replay store in front of the real one whose calls fail on schedule, with counters. */
 export interface FlakyReplayStore extends ReplayStoreNamespace {
-  /** Claims asked for. */
+  /** Calls made to the store (a call carries a batch of claims). */
   readonly calls: number;
-  /** Claims that were made to fail. */
+  /** Claims carried by the calls that were made to fail. */
   readonly failures: number;
 }
 
 /**
- * Wraps the real `REPLAY_STORE` so that every `every`-th claim fails: `before` the store is asked (the claim is
- * never recorded) or `after` it answered (the claim is recorded, but Signet never hears back, as when the
- * connection to the Durable Object breaks mid-call).
+ * Wraps the real `REPLAY_STORE` so that every `every`-th call fails: `before` the store is asked (its claims are
+ * never recorded) or `after` it answered (they are recorded, but Signet never hears back, as when the
+ * connection to the Durable Object breaks mid-call). Claims are batched, so a failing call fails each claim in it.
  */
 export function flakyReplayStore(
   real: ReplayStoreNamespace,
@@ -71,12 +71,12 @@ export function flakyReplayStore(
     getByName(name) {
       const shard = real.getByName(name);
       return {
-        async claim(id, expiresAt, now) {
+        async claimBatch(claims) {
           calls += 1;
           const fail = calls % every === 0;
-          if (fail) failures += 1;
+          if (fail) failures += claims.length;
           if (fail && when === "before") throw new Error("injected replay store failure (before the claim)");
-          const claimed = await shard.claim(id, expiresAt, now);
+          const claimed = await shard.claimBatch(claims);
           if (fail) throw new Error("injected replay store failure (after the claim)");
           return claimed;
         },
