@@ -138,9 +138,13 @@ describe("code blocks in the docs", () => {
     expect(b.code).toBe(await readFile(join(ROOT, file), "utf8"));
   });
 
+  let built: ReturnType<typeof run> | undefined;
   it.runIf(examples.length > 0).each(examples)(
     "%s runs",
     async (file) => {
+      // Examples import the package by its name (`signet-edge/...`), which resolves to the built dist/: build once.
+      built ??= run(join(ROOT, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"], ROOT);
+      expect((await built).code, "npm run build failed").toBe(0);
       const result = await run(process.execPath, [join(ROOT, file)], ROOT);
       expect({ file, code: result.code, output: result.output }).toMatchObject({ code: 0 });
     },
