@@ -24,8 +24,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type AgentKey, type GeneratedKey, generateAgentKey, loadAgentKey } from "../../../agent/index.ts";
 import type { KeySource } from "../../../worker/discovery/key-source.ts";
 import { parsePolicy } from "../../../worker/policy/parse-policy.ts";
-import { MAX_DICTIONARY_MEMBERS } from "../../../worker/rfc9421/index.ts";
 import type { RejectionReason } from "../../../worker/reasons.ts";
+import { MAX_DICTIONARY_MEMBERS } from "../../../worker/rfc9421/index.ts";
 import { verifyRequest } from "../../../worker/verification/verify-request.ts";
 import { echoOf, expectProblem, gatewayEnv, type Problem, send, signed } from "../gateway/gateway.ts";
 
