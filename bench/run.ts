@@ -7,7 +7,9 @@
  *    through the entry Worker: passthrough (unsigned and signed requests), the floor Worker, Signet unsigned,
  *    Signet verifying, Signet verifying with the replay check; three interleaved rounds;
  * 3. `coldStart` (`cold-start.ts`): concurrent first requests from a new agent, and the first request's latency;
- * 4. `memory` (`memory.ts`): isolate heap as 10,000 distinct agents' directories pass the bounded key cache.
+ * 4. `memory` (`memory.ts`): isolate heap as 10,000 distinct agents' directories pass the bounded key cache;
+ * 5. `hostile` (`hostile.ts`): CPU and wall time of issue 12's hostile requests (hanging key URLs, hundreds of
+ *    labels, more header bytes than workerd takes), each beside an ordinary verified request of the same run.
  *
  * Options: `--quick` (short runs, for trying the suite out), `--only <key>[,<key>…]` (run only those sections).
  * Results go to `bench/results/<date>.json` and tables to stdout. The machine's load average at the start and
@@ -20,6 +22,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { coldStartSection } from "./cold-start.ts";
+import { hostileSection } from "./hostile.ts";
 import { memorySection } from "./memory.ts";
 import { type BenchContext, bundle, keepNames, machine, ROOT, round, type Section, versions } from "./support.ts";
 import { checkTargets, targetsReport } from "./targets.ts";
@@ -35,7 +38,7 @@ const SECTIONS: readonly Section<unknown>[] = [
   throughputSection,
   coldStartSection,
   memorySection,
-  // Hostile request rows (bench/hostile.ts, another branch) go here: `hostileSection`, a `Section` like these.
+  hostileSection,
 ];
 
 const { values: args } = parseArgs({

@@ -120,6 +120,10 @@ const triggers: Record<SignatureErrorCode, () => unknown> = {
   unsupported_structured_type: sigFields('sig1=("@method");keyid=%"k"', "sig1=:AAAA:"),
   label_mismatch: sigFields('sig1=("@method")', "sig2=:AAAA:"),
   missing_signature_input: sigFields(undefined, "sig1=:AAAA:"),
+  too_many_members: sigFields(
+    Array.from({ length: 65 }, (_, i) => `s${i}=("@method")`).join(", "),
+    Array.from({ length: 65 }, (_, i) => `s${i}=:AAAA:`).join(", "),
+  ),
   invalid_component: () => parseComponent('"Content-Type"'),
   duplicate_component: sigFields('sig1=("@method" "@method")', "sig1=:AAAA:"),
   unknown_component: () => parseComponent('"@fragment"'),

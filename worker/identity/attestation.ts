@@ -21,6 +21,7 @@ import {
   importVerificationKey,
   type Jwk,
   jwkThumbprint,
+  MAX_DICTIONARY_MEMBERS,
   parseStrictDictionary,
   publicJwkOf,
   RFC9421_TEST_KEY_THUMBPRINTS,
@@ -221,7 +222,8 @@ export interface Attester {
    * `request.url`, so any rewrite to the origin's host must happen before.
    *
    * @throws {SignatureError} `malformed_signature_input`, `malformed_signature`, `duplicate_label`,
-   *   `unsupported_structured_type` or `label_mismatch` (the two fields' labels differ) when the client's
+   *   `unsupported_structured_type`, `label_mismatch` (the two fields' labels differ) or `too_many_members` (no
+   *   room under `MAX_DICTIONARY_MEMBERS` for Signet's own member) when the client's
    *   `Signature-Input` or `Signature` cannot be parsed as a whole (appending to them would not give the origin a
    *   readable attestation; refuse such requests first)
    * @throws {TypeError} when `identity` cannot be serialised as a `Verified-Agent` that parses back (checked
@@ -480,6 +482,13 @@ function freeLabel(headers: Headers): string {
   const [inputs, signatures] = perField as [ReadonlySet<string>, ReadonlySet<string>];
   if (inputs.size !== used.size || signatures.size !== used.size) {
     throw new SignatureError("label_mismatch", "the client's Signature-Input and Signature carry different labels");
+  }
+  // Signet's own member must fit under the cap the origin parses with.
+  if (used.size >= MAX_DICTIONARY_MEMBERS) {
+    throw new SignatureError(
+      "too_many_members",
+      `the client's signature fields already hold ${used.size} members, and the origin parses at most ${MAX_DICTIONARY_MEMBERS}`,
+    );
   }
   if (!used.has(ATTESTATION_LABEL)) return ATTESTATION_LABEL;
   for (let n = 2; ; n++) if (!used.has(`${ATTESTATION_LABEL}${n}`)) return `${ATTESTATION_LABEL}${n}`;

@@ -7,6 +7,7 @@ import {
   isJoseAlgorithm,
   isSignatureAlgorithm,
   type Jwk,
+  MAX_DICTIONARY_MEMBERS,
   privateMembersOf,
   type SignatureAlgorithm,
 } from "../rfc9421/index.ts";
@@ -382,7 +383,8 @@ function budget(value: unknown, timeoutMs: number): BudgetPolicy {
   known(o, "budget", Object.keys(d));
   // `seconds` checks any whole number in a range.
   return {
-    maxLabels: seconds(o.maxLabels ?? d.maxLabels, "budget.maxLabels", 1, 64),
+    // No more labels can be judged than a Signature-Input may carry (MAX_DICTIONARY_MEMBERS).
+    maxLabels: seconds(o.maxLabels ?? d.maxLabels, "budget.maxLabels", 1, MAX_DICTIONARY_MEMBERS),
     maxFetches: seconds(o.maxFetches ?? d.maxFetches, "budget.maxFetches", 0, 32),
     deadlineMs: seconds(o.deadlineMs ?? timeoutMs, "budget.deadlineMs", 100, 30_000),
   };

@@ -19,6 +19,7 @@ export const SIGNATURE_ERROR_CODES = [
   "unsupported_structured_type",
   "label_mismatch",
   "missing_signature_input",
+  "too_many_members",
   // Covered components (RFC 9421 §2, §2.5)
   "invalid_component",
   "duplicate_component",

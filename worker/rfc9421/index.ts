@@ -82,7 +82,14 @@ export {
   type SignatureInput,
   type SignatureParameters,
 } from "./signature-fields.ts";
-export { parseStrictDictionary, parseWholeDictionary, type StrictDictionary } from "./structured-field.ts";
+export {
+  assertMemberCount,
+  countDictionaryMembers,
+  MAX_DICTIONARY_MEMBERS,
+  parseStrictDictionary,
+  parseWholeDictionary,
+  type StrictDictionary,
+} from "./structured-field.ts";
 export { parseTargetUri, type TargetUriParts } from "./target-uri.ts";
 export { isRfc9421TestKey, RFC9421_TEST_KEY_THUMBPRINTS } from "./test-keys.ts";
 export { jwkThumbprint, jwkThumbprintUri } from "./thumbprint.ts";

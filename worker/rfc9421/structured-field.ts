@@ -20,6 +20,49 @@ import {
 } from "structured-headers";
 import { SignatureError, type SignatureErrorCode } from "./errors.ts";
 
+/**
+ * The most members Signet parses in one signature-related Dictionary field (`Signature-Input`, `Signature`,
+ * `Signature-Key`, `Signature-Agent`, `Accept-Signature`, `Content-Digest`). A field with more is refused as a
+ * whole (`too_many_members`) after one cheap count of the raw text, before any member is parsed: no request can
+ * make Signet parse more, and no member is ever skipped (a request is never accepted beside a member nobody
+ * parsed). It is also the ceiling of the policy's `budget.maxLabels`, so every label a policy may judge fits.
+ *
+ * @example
+ * ```ts
+ * if (countDictionaryMembers(value) > MAX_DICTIONARY_MEMBERS) refuse();
+ * ```
+ */
+export const MAX_DICTIONARY_MEMBERS = 64;
+
+/**
+ * An upper bound on the members of a Structured Field Dictionary, from its raw text alone: one more than the
+ * commas outside Strings (and Display Strings). Exact for every valid Dictionary without duplicate keys (no
+ * other bare item, parameter or Inner List may contain a comma), never below the member count of text that
+ * parses, and linear in the length of the text with no allocation: cheap enough to run before the parse it
+ * guards. The empty field counts 0.
+ *
+ * @example
+ * ```ts
+ * countDictionaryMembers('a=1, b="x, y";p, c=(1 2)'); // 3
+ * ```
+ */
+export function countDictionaryMembers(value: string): number {
+  let commas = 0;
+  let inString = false;
+  let blank = true;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x2c) commas++;
+    if (blank && c !== 0x20 && c !== 0x09) blank = false;
+  }
+  return blank ? 0 : commas + 1;
+}
+
 /** The raw text of one parameter: its key and the literal value token (`true` for a bare key). */
 export interface RawParameter {
   readonly key: string;
@@ -52,7 +95,8 @@ export interface StrictDictionary {
  * @param value the field value, several field lines already joined with `", "`
  * @param malformed the error code for a value that is not a dictionary at all
  * @param field the field name, for messages
- * @throws {SignatureError} `malformed` or `duplicate_label`
+ * @throws {SignatureError} `too_many_members` above {@link MAX_DICTIONARY_MEMBERS} (counted before parsing),
+ *   `malformed` or `duplicate_label`
  *
  * @example
  * ```ts
@@ -60,6 +104,7 @@ export interface StrictDictionary {
  * ```
  */
 export function parseStrictDictionary(value: string, malformed: SignatureErrorCode, field: string): StrictDictionary {
+  assertMemberCount(value, field);
   let members: Dictionary;
   try {
     members = parseDictionary(value);
@@ -99,6 +144,27 @@ export function parseStrictDictionary(value: string, malformed: SignatureErrorCo
     }
   }
   return { members, raw, invalid };
+}
+
+/**
+ * Refuses a Dictionary field with more than {@link MAX_DICTIONARY_MEMBERS} members, counted on the raw text
+ * before anything is parsed. The message gives counts only (never the sender's bytes).
+ *
+ * @throws {SignatureError} `too_many_members`
+ *
+ * @example
+ * ```ts
+ * assertMemberCount(request.headers.get("signature-agent") ?? "", "Signature-Agent");
+ * ```
+ */
+export function assertMemberCount(value: string, field: string): void {
+  const count = countDictionaryMembers(value);
+  if (count > MAX_DICTIONARY_MEMBERS) {
+    throw new SignatureError(
+      "too_many_members",
+      `${field} has ${count} members; Signet parses at most ${MAX_DICTIONARY_MEMBERS} and refuses the field as a whole`,
+    );
+  }
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { type BareItem, type Item, isInnerList, parseDictionary, parseItem, Token } from "structured-headers";
 import type { AgentReference } from "../discovery/key-source.ts";
-import type { ComponentIdentifier } from "../rfc9421/index.ts";
+import { type ComponentIdentifier, countDictionaryMembers, MAX_DICTIONARY_MEMBERS } from "../rfc9421/index.ts";
 
 /** The well-known path of a key directory. */
 export const WELL_KNOWN_DIRECTORY = "/.well-known/http-message-signatures-directory";
@@ -57,7 +57,8 @@ export class MalformedSignatureAgentError extends Error {
  * @param field the combined `Signature-Agent` value, if the request has one
  * @param components the signature's covered components
  * @param label the signature's label (picks the member when several are covered)
- * @throws {MalformedSignatureAgentError} when the field is not a Structured Field at all
+ * @throws {MalformedSignatureAgentError} when the field is not a Structured Field at all, or has more than
+ *   `MAX_DICTIONARY_MEMBERS` members (counted before parsing)
  *
  * @example
  * ```ts
@@ -86,6 +87,12 @@ export function resolveSignatureAgent(
       code: "signature_agent_not_covered",
       message: `signature "${label}" does not cover Signature-Agent`,
     };
+  }
+  const count = countDictionaryMembers(field);
+  if (count > MAX_DICTIONARY_MEMBERS) {
+    throw new MalformedSignatureAgentError(
+      `Signature-Agent has ${count} members; Signet parses at most ${MAX_DICTIONARY_MEMBERS} and refuses the field as a whole`,
+    );
   }
   const keyed = covered.filter((c) => typeof c.params.get("key") === "string");
   const plain = covered.filter((c) => !c.params.has("key"));

@@ -6,13 +6,14 @@ import {
   fetchKeySet,
   KEY_SET_ACCEPT,
 } from "../../../worker/discovery/index.ts";
-import { scenarioUrl, server, stats, statsEventually, timed } from "./server.ts";
+import { scenarioUrl, server, stats, statsEventually } from "./server.ts";
 
 const loopback = { unsafeAllowLoopback: true } as const;
-/** Scheduling slack on top of a timeout: workerd, the Node server and vitest share two cores. */
-const MARGIN_MS = 1000;
 
-describe("fetchKeySet against the local directory server", () => {
+// Outcomes only, never durations: a timeout is proved by the deadline's own message (which names the timeout in
+// force) and by the server seeing Signet leave; a cap by the bytes the server got to send. Generous test
+// timeouts, so that a busy machine cannot fail a case.
+describe("fetchKeySet against the local directory server", { timeout: 30_000 }, () => {
   it("fetches a valid signed directory with its body, headers and caching fields", async () => {
     const { url, path } = scenarioUrl("valid", { cc: "max-age=600", age: "5" });
     const result = await fetchKeySet(url, loopback);
@@ -59,28 +60,27 @@ describe("fetchKeySet against the local directory server", () => {
 
   it("times out on slow headers within the timeout, and the server sees the client leave", async () => {
     const { url, path } = scenarioUrl("slow-headers", { delay: "10000" });
-    const { result, elapsed } = await timed(() => fetchKeySet(url, { ...loopback, timeoutMs: 400 }));
+    const result = await fetchKeySet(url, { ...loopback, timeoutMs: 400 });
     expect(result).toMatchObject({ ok: false, code: "directory_unreachable" });
     expect(!result.ok && result.message).toMatch(/timed out after 400 ms before the response headers/);
-    expect(elapsed).toBeGreaterThanOrEqual(390);
-    expect(elapsed).toBeLessThan(400 + MARGIN_MS);
     expect((await statsEventually(path, (s) => s.aborted > 0)).aborted).toBe(1);
   });
 
   it(`applies the default timeout of ${DEFAULT_FETCH_TIMEOUT_MS} ms`, async () => {
-    const { url } = scenarioUrl("slow-headers", { delay: "10000" });
-    const { result, elapsed } = await timed(() => fetchKeySet(url, loopback));
+    const { url, path } = scenarioUrl("slow-headers", { delay: "10000" });
+    const result = await fetchKeySet(url, loopback);
     expect(result).toMatchObject({ ok: false, code: "directory_unreachable" });
-    expect(elapsed).toBeGreaterThanOrEqual(DEFAULT_FETCH_TIMEOUT_MS - 10);
-    expect(elapsed).toBeLessThan(DEFAULT_FETCH_TIMEOUT_MS + MARGIN_MS);
+    expect(!result.ok && result.message).toMatch(
+      new RegExp(`timed out after ${DEFAULT_FETCH_TIMEOUT_MS} ms before the response headers`),
+    );
+    expect((await statsEventually(path, (s) => s.aborted > 0)).aborted).toBe(1);
   });
 
   it("bounds a body that trickles in after prompt headers by the same deadline", async () => {
     const { url, path } = scenarioUrl("trickle");
-    const { result, elapsed } = await timed(() => fetchKeySet(url, { ...loopback, timeoutMs: 500 }));
+    const result = await fetchKeySet(url, { ...loopback, timeoutMs: 500 });
     expect(result).toMatchObject({ ok: false, code: "directory_unreachable" });
     expect(!result.ok && result.message).toMatch(/timed out after 500 ms while reading the body/);
-    expect(elapsed).toBeLessThan(500 + MARGIN_MS);
     const seen = await statsEventually(path, (s) => s.aborted > 0);
     expect(seen.aborted).toBe(1);
     expect(seen.bytesSent).toBeLessThan(100);
@@ -88,10 +88,9 @@ describe("fetchKeySet against the local directory server", () => {
 
   it("stops reading a 1 GiB chunked body as soon as the cap is passed", async () => {
     const { url, path } = scenarioUrl("huge");
-    const { result, elapsed } = await timed(() => fetchKeySet(url, loopback));
+    const result = await fetchKeySet(url, loopback);
     expect(result).toMatchObject({ ok: false, code: "directory_rejected" });
     expect(!result.ok && result.message).toMatch(/larger than 65536 bytes/);
-    expect(elapsed).toBeLessThan(MARGIN_MS);
     const seen = await statsEventually(path, (s) => s.aborted > 0);
     expect(seen.aborted).toBe(1);
     // Only what fits in socket buffers was ever written: a few MiB of the GiB.
@@ -102,10 +101,9 @@ describe("fetchKeySet against the local directory server", () => {
 
   it("refuses a declared Content-Length over the cap before reading", async () => {
     const { url, path } = scenarioUrl("huge", { declared: "1" });
-    const { result, elapsed } = await timed(() => fetchKeySet(url, { ...loopback, maxBytes: 1000 }));
+    const result = await fetchKeySet(url, { ...loopback, maxBytes: 1000 });
     expect(result).toMatchObject({ ok: false, code: "directory_rejected" });
     expect(!result.ok && result.message).toMatch(/declared a body of 1073741824 bytes; at most 1000/);
-    expect(elapsed).toBeLessThan(MARGIN_MS);
     expect((await statsEventually(path, (s) => s.aborted > 0)).aborted).toBe(1);
   });
 
@@ -117,18 +115,19 @@ describe("fetchKeySet against the local directory server", () => {
 
   it("reports a connection reset before the response as unreachable", async () => {
     const { url, path } = scenarioUrl("reset");
-    const { result, elapsed } = await timed(() => fetchKeySet(url, loopback));
+    const result = await fetchKeySet(url, loopback);
     expect(result).toMatchObject({ ok: false, code: "directory_unreachable" });
+    // The reset itself, not the timeout, ended it.
     expect(!result.ok && result.message).toMatch(/could not be fetched/);
-    expect(elapsed).toBeLessThan(MARGIN_MS);
     expect((await stats(path)).count).toBeGreaterThanOrEqual(1);
   });
 
   it("reports a connection reset in the middle of the body as unreachable", async () => {
     const { url } = scenarioUrl("reset-mid-body");
-    const { result, elapsed } = await timed(() => fetchKeySet(url, loopback));
+    const result = await fetchKeySet(url, loopback);
     expect(result).toMatchObject({ ok: false, code: "directory_unreachable" });
-    expect(elapsed).toBeLessThan(MARGIN_MS);
+    // The reset itself, not the timeout, ended it.
+    expect(!result.ok && result.message).not.toMatch(/timed out/);
   });
 
   it.each([301, 302, 303, 307, 308])(
@@ -211,11 +210,10 @@ describe("fetchKeySet against the local directory server", () => {
 
   it("is bounded even when the injected fetch ignores the abort signal", async () => {
     const never: FetchFunction = () => new Promise<Response>(() => {});
-    const { result, elapsed } = await timed(() =>
-      fetchKeySet("https://agent.example/jwks", { fetch: never, timeoutMs: 100 }),
-    );
+    const result = await fetchKeySet("https://agent.example/jwks", { fetch: never, timeoutMs: 100 });
+    // The fetch never settles: only the deadline can have answered (a broken deadline hangs and times out).
     expect(result).toMatchObject({ ok: false, code: "directory_unreachable" });
-    expect(elapsed).toBeLessThan(100 + MARGIN_MS);
+    expect(!result.ok && result.message).toMatch(/timed out after 100 ms before the response headers/);
   });
 
   it("cancels the body of a rejected response", async () => {

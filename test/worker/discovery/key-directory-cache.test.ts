@@ -9,7 +9,7 @@ import {
   unlimitedBudget,
 } from "../../../worker/discovery/index.ts";
 import { importSigningKey, type Jwk } from "../../../worker/rfc9421/index.ts";
-import { agentFor, ManualClock, scenarioUrl, server, stats, timed } from "./server.ts";
+import { agentFor, ManualClock, scenarioUrl, server, stats, statsEventually } from "./server.ts";
 
 const { a, b } = server;
 
@@ -108,15 +108,23 @@ describe("key lookups", () => {
     ["slow-headers", { delay: "5000" }, "directory_unreachable"],
     ["trickle", {}, "directory_unreachable"],
   ];
-  it.each(failures)("reports %s %o as %s, in bounded time", async (scenario, query, code) => {
-    const { keys } = makeCache({ timeoutMs: 300 });
-    const { url, path } = scenarioUrl(scenario, query);
-    const { result, elapsed } = await timed(() => keys.findKey(agentFor(url), a.thumbprint));
-    expectCode(result, code);
-    expect(!result.ok && result.message).toContain(url.split("?")[0]);
-    expect(elapsed).toBeLessThan(300 + 1000);
-    expect(await count(path)).toBe(1);
-  });
+  it.each(failures)(
+    "reports %s %o as %s, a hanging server cut off by the timeout",
+    async (scenario, query, code) => {
+      const { keys } = makeCache({ timeoutMs: 300 });
+      const { url, path } = scenarioUrl(scenario, query);
+      const result = await keys.findKey(agentFor(url), a.thumbprint);
+      expectCode(result, code);
+      expect(!result.ok && result.message).toContain(url.split("?")[0]);
+      // Bounded means: the servers that never finish were given up on by the 300 ms deadline, not waited out.
+      if (scenario === "slow-headers" || scenario === "trickle") {
+        expect(!result.ok && result.message).toContain("could not be fetched in time");
+        expect((await statsEventually(path, (s) => s.aborted > 0)).aborted).toBe(1);
+      }
+      expect(await count(path)).toBe(1);
+    },
+    30_000,
+  );
 
   it("ignores a key whose kid is not its thumbprint at the well-known location, not in a JWK Set", async () => {
     const { keys } = makeCache({ lenientDirectoryMediaType: true });

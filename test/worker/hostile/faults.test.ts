@@ -3,29 +3,31 @@
  * of `test/worker/origin-server.ts`) and a replay store that fails on schedule:
  *
  * 1. A directory that hangs, trickles, sends 1 GB, resets, redirects (to a private address, or to a valid
- *    directory), or fails: its agent gets `agent_unverified` within `discovery.timeoutMs` (plus slack), while
- *    requests from a pinned agent and from an agent whose keys are cached, sent at the same moment, are all
- *    served, and served first. The directory is fetched once; nothing refused reaches the origin.
+ *    directory), or fails: its agent gets `agent_unverified`, a hanging one from the timeout path ("could not be
+ *    fetched in time") with the directory seeing Signet abort the connection, while requests from a pinned agent
+ *    and from an agent whose keys are cached, sent at the same moment, are all served, and served first. The
+ *    directory is fetched once; nothing refused reaches the origin.
  * 2. A directory that flips keys between fetches: one refetch for any number of concurrent new-key requests.
  * 3. An origin that is down (502, fast) or slow (Signet waits: it has no origin timeout of its own).
  * 4. A replay store that fails every Nth claim, before or after recording it: failures are 503 and never
  *    forwarded; retried until accepted, every request reaches the origin exactly once; a claim recorded but
  *    not acknowledged is never forwarded at all (fail closed, never twice).
  *
- * Every 200 is checked at the origin: its unique path arrived exactly once. Every refusal: never.
+ * Every 200 is checked at the origin: its unique path arrived exactly once. Every refusal: never. Outcomes, counts
+ * and arrival order only: no test asserts a duration (a busy machine must not fail them; they have generous
+ * timeouts instead).
  */
 import { env as workerEnv } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type AgentKey, type GeneratedKey, generateAgentKey, loadAgentKey } from "../../../agent/index.ts";
 import type { Env } from "../../../worker/env.ts";
 import type { RejectionReason } from "../../../worker/reasons.ts";
+import { statsEventually } from "../discovery/server.ts";
 import { directory, expectProblem, fetchCount, gatewayEnv, keySetUrl, send, signed } from "../gateway/gateway.ts";
 import { flakyReplayStore, localOrigin, localOriginEnv, originCount } from "./hostile.ts";
 
 const PINNED = "https://faults-pinned.internal";
 const TIMEOUT_MS = 1000;
-/** Slack over `discovery.timeoutMs` for a cut-off fetch to be answered (loaded 2-core machine). */
-const SLACK_MS = 1500;
 const ROUTE = { path: "/agents/*", require: "verified-agent" };
 
 let pinnedKey: GeneratedKey;
@@ -44,9 +46,10 @@ beforeAll(async () => {
   env = await localOriginEnv({
     rules: [ROUTE],
     discovery: { unsafeAllowLoopback: true, timeoutMs: TIMEOUT_MS },
-    // The fetch timeout, not the request deadline, is what these faults must run into (41 requests at once on a
-    // shared machine can spend a while before their fetch starts).
-    budget: { deadlineMs: 2 * TIMEOUT_MS },
+    // The fetch timeout, not the request deadline, is what these faults must run into: 41 requests at once on a
+    // busy shared machine can spend seconds before their fetch starts, and a deadline spent by then would end the
+    // lookup before the directory is asked (deadline_exceeded), which is not the fault under test.
+    budget: { deadlineMs: 20 * TIMEOUT_MS },
     pinned: { [PINNED]: [pinnedKey.publicJwk] },
   });
 });
@@ -58,12 +61,11 @@ interface Outcome {
   readonly path: string;
   readonly status: number;
   readonly body: string;
-  readonly ms: number;
   /** The order in which the responses arrived (0 first). */
   readonly order: number;
 }
 
-/** Sends signed requests at once and records status, time and arrival order of each. */
+/** Sends signed requests at once and records status, body and arrival order of each. */
 async function sendAll(
   requests: ReadonlyArray<{ path: string; key: AgentKey; agent: string }>,
   target: Env = env,
@@ -72,7 +74,6 @@ async function sendAll(
     requests.map((r) => signed(`https://signet.example${r.path}`, { key: r.key, agent: r.agent })),
   );
   let arrived = 0;
-  const started = performance.now();
   return Promise.all(
     signedRequests.map(async (request, i) => {
       const response = await send(request, target);
@@ -81,7 +82,6 @@ async function sendAll(
         path: (requests[i] as { path: string }).path,
         status: response.status,
         body,
-        ms: performance.now() - started,
         order: arrived++,
       };
     }),
@@ -136,20 +136,19 @@ describe("a misbehaving directory: cut off in time, other agents served meanwhil
 
       expect(victim.status, victim.body).toBe(401);
       expect(problemOf(victim)).toMatchObject({ reason: "agent_unverified", discovery_error: code });
-      expect(victim.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
       if (slow) {
-        expect(victim.ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+        // Cut off by the timeout path (not by the server ending the response), and the server saw it go.
         expect(problemOf(victim).detail).toContain("could not be fetched in time");
+        expect((await statsEventually(bad.path, (s) => s.aborted > 0, 20_000)).aborted).toBe(1);
         // Everyone else was answered before the misbehaving directory was given up on.
         expect(victim.order).toBe(others.length);
-        expect(Math.max(...others.map((o) => o.ms))).toBeLessThan(victim.ms);
       }
       expect(others.map((o) => o.status)).toEqual(others.map(() => 200));
       await expectOriginSaw([...warm, ...outcomes]);
       expect(await fetchCount(bad.path)).toBe(1);
       expect(await fetchCount(cached.path)).toBe(1);
     },
-    30_000,
+    60_000,
   );
 
   it("a redirect to a valid directory on a loopback address is not followed either", async () => {
@@ -172,7 +171,7 @@ describe("one request naming many misbehaving directories", () => {
    * comes after one discovery timeout, not one per label; and at most discovery.maxAgentsPerRequest distinct
    * agents are looked up at all.
    */
-  it("is answered within discovery.timeoutMs (+ slack), not once per label: the lookups run at once", async () => {
+  it("is answered after one timeout, not one per label: every lookup started at once, and each was cut off", async () => {
     const sets = Array.from({ length: 3 }, () => keySetUrl("slow-headers", { delay: "30000" }));
     const created = Math.floor(Date.now() / 1000);
     const params = `;created=${created};expires=${created + 60};keyid="${directory.a.thumbprint}";tag="web-bot-auth"`;
@@ -183,15 +182,22 @@ describe("one request naming many misbehaving directories", () => {
         "signature-agent": sets.map((set, i) => `s${i}="${set.url}"`).join(", "),
       },
     });
-    const started = performance.now();
-    const response = await send(request, env);
-    const elapsed = performance.now() - started;
-    // Cut off by the fetch timeout, or (when a loaded machine spent the deadline before the fetches started) by
-    // the request's deadline: either way, answered in time.
-    const body = await expectProblem(response, "agent_unverified");
-    expect(["directory_unreachable", "deadline_exceeded"]).toContain(body.discovery_error);
-    expect(elapsed).toBeLessThan(TIMEOUT_MS + SLACK_MS);
-  }, 30_000);
+    // A deadline of one and a half fetch timeouts: one after another, the second directory would be cut off by
+    // the deadline and the third never asked.
+    const fanout = await localOriginEnv({
+      rules: [ROUTE],
+      discovery: { unsafeAllowLoopback: true, timeoutMs: TIMEOUT_MS },
+      budget: { deadlineMs: 1.5 * TIMEOUT_MS },
+    });
+    const response = await send(request, fanout);
+    // Answered although no directory ever answers: each fetch was cut off.
+    await expectProblem(response, "agent_unverified", { discovery_error: "directory_unreachable" });
+    // All three were asked, and all three saw Signet give up on them: the lookups ran at once.
+    for (const set of sets) {
+      expect(await fetchCount(set.path)).toBe(1);
+      expect((await statsEventually(set.path, (s) => s.aborted > 0, 20_000)).aborted).toBe(1);
+    }
+  }, 60_000);
 
   it("looks up at most discovery.maxAgentsPerRequest agents; further signatures are agent_limit", async () => {
     const sets = Array.from({ length: 6 }, () => keySetUrl("status", { code: "404" }));
@@ -248,15 +254,13 @@ describe("a directory that flips its keys between fetches", () => {
 });
 
 describe("an origin that is down or slow", () => {
-  it("down: 502 origin_unreachable, quickly", async () => {
+  it("down: 502 origin_unreachable", async () => {
     const down = await localOriginEnv(
       { rules: [ROUTE], pinned: { [PINNED]: [pinnedKey.publicJwk] } },
       directory.closedUrl,
     );
-    const started = performance.now();
     const request = await signed(`https://signet.example${uniquePath("down")}`, { key: pinned, agent: PINNED });
     await expectProblem(await send(request, down), "origin_unreachable");
-    expect(performance.now() - started).toBeLessThan(3000);
   });
 
   it("slow: the slow request is forwarded once and answered late; requests sent with it are not held up", async () => {
@@ -267,7 +271,7 @@ describe("an origin that is down or slow", () => {
     ]);
     const [slow, ...fast] = outcomes as [Outcome, ...Outcome[]];
     expect(outcomes.map((o) => o.status)).toEqual(outcomes.map(() => 200));
-    expect(slow.ms).toBeGreaterThanOrEqual(1450);
+    // Signet waited for the slow origin (its answer is the origin's) while the others went past it.
     expect(slow.order).toBe(fast.length);
     expect(JSON.parse(slow.body)).toMatchObject({ server: "local-origin", url: slowPath });
     await expectOriginSaw(outcomes);

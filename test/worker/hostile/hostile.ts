@@ -1,6 +1,6 @@
 /**
  * Helpers for the hostile-input, fault and load tests of the whole Worker: the local origin's request counter
- * and wall clock (`test/worker/origin-server.ts`), an environment that forwards to that origin, and a replay
+ * (`test/worker/origin-server.ts`), an environment that forwards to that origin, and a replay
  * store that fails on schedule.
  *
  * @module
@@ -17,22 +17,6 @@ export const localOrigin = inject("localOriginUrl");
 export async function originCount(pathAndQuery: string): Promise<number> {
   const response = await fetch(`${localOrigin}/__count?path=${encodeURIComponent(pathAndQuery)}`);
   return ((await response.json()) as { count: number }).count;
-}
-
-/**
- * Node's wall clock, in milliseconds. Inside workerd `Date.now()` and `performance.now()` stand still while the
- * isolate computes (they move only across I/O), so CPU-bound work is timed against this clock, read over I/O.
- */
-export async function wallClock(): Promise<number> {
-  const response = await fetch(`${localOrigin}/__clock`);
-  return ((await response.json()) as { now: number }).now;
-}
-
-/** Runs `work` and returns its result with the wall-clock milliseconds it took (see {@link wallClock}). */
-export async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
-  const started = await wallClock();
-  const result = await work();
-  return { result, ms: (await wallClock()) - started };
 }
 
 /** The Worker's environment for a policy, forwarding to the local HTTP origin with a real attestation key. */

@@ -1,8 +1,11 @@
 /**
  * Oversized and pathological input through the whole Worker: 1 MB values of each signature field and of a
  * covered field, 10,000 labels, 10,000 nested parentheses, non-ASCII and control characters. Each case must get
- * its exact 4xx problem (400 for unparseable fields) or a 200 where the input is legitimate, never a 5xx, and
- * finish in bounded wall-clock time, measured on Node's clock (workerd's clock stands still while it computes).
+ * its exact 4xx problem (400 for unparseable fields, or for more than `MAX_DICTIONARY_MEMBERS` members in one
+ * field) or a 200 where the input is legitimate, and never a 5xx. What bounds Signet's work is asserted as an
+ * outcome, not a time: a field over the member cap is refused whole (`too_many_members`, so no label goes
+ * unjudged beside an accepted one), and at the cap only `budget.maxLabels` labels are judged (`label_limit` on
+ * the first one past it). Tests never assert speed; each case has a generous timeout instead.
  *
  * What the runtime refuses before Signet sees it (asserted below, so a runtime change shows up here):
  *
@@ -22,15 +25,16 @@ import { type AgentKey, type GeneratedKey, generateAgentKey, loadAgentKey } from
 import type { KeySource } from "../../../worker/discovery/key-source.ts";
 import { parsePolicy } from "../../../worker/policy/parse-policy.ts";
 import type { RejectionReason } from "../../../worker/reasons.ts";
+import { MAX_DICTIONARY_MEMBERS } from "../../../worker/rfc9421/index.ts";
 import { verifyRequest } from "../../../worker/verification/verify-request.ts";
 import { echoOf, expectProblem, gatewayEnv, type Problem, send, signed } from "../gateway/gateway.ts";
-import { timed } from "./hostile.ts";
 
 const AGENT = "https://pathological-agent.internal";
 const MB = 1024 * 1024;
-/** Wall-clock budget of one case; the test timeout is four times that. */
-const BUDGET_MS = 5000;
-const TIMEOUT = 4 * BUDGET_MS;
+/** A generous timeout per case: a busy machine must never fail a case (the cases assert outcomes only). */
+const TIMEOUT = 60_000;
+/** The most members Signet parses in one field. */
+const MAX = MAX_DICTIONARY_MEMBERS;
 
 let generated: GeneratedKey;
 let key: AgentKey;
@@ -142,10 +146,21 @@ const CASES: ReadonlyArray<Case> = [
     { signature_error: "malformed_signature_agent" },
   ],
   [
-    "Signature-Agent: 1 MB of other members",
+    "Signature-Agent: 1 MB of other members (more than Signet parses)",
     async () => {
       const request = await signed(url(), { key, agent: AGENT });
       const members = Array.from({ length: MB / 16 }, (_, i) => `m${i}="x"`).join(", ");
+      request.headers.set("signature-agent", `${members}, ${request.headers.get("signature-agent")}`);
+      return request;
+    },
+    "malformed_signature_agent",
+    { signature_error: "malformed_signature_agent" },
+  ],
+  [
+    "Signature-Agent: 63 other members and the covered one (at the cap)",
+    async () => {
+      const request = await signed(url(), { key, agent: AGENT });
+      const members = Array.from({ length: MAX - 1 }, (_, i) => `m${i}="x"`).join(", ");
       request.headers.set("signature-agent", `${members}, ${request.headers.get("signature-agent")}`);
       return request;
     },
@@ -165,11 +180,24 @@ const CASES: ReadonlyArray<Case> = [
     200,
     {},
   ],
-  // Many labels
+  // Many labels: over the member cap the fields are refused whole; at it, only budget.maxLabels are judged
   [
-    "10,000 labels naming the pinned agent, all junk (only budget.maxLabels are judged)",
+    "10,000 labels naming the pinned agent, all junk (refused whole: more than Signet parses)",
     async () => {
       const { input, signature } = labels(10_000);
+      return plain([
+        ["signature-input", input],
+        ["signature", signature],
+        ["signature-agent", `"${AGENT}"`],
+      ]);
+    },
+    "malformed_signature_fields",
+    { signature_error: "too_many_members" },
+  ],
+  [
+    "64 labels naming the pinned agent, all junk (only budget.maxLabels are judged)",
+    async () => {
+      const { input, signature } = labels(MAX);
       return plain([
         ["signature-input", input],
         ["signature", signature],
@@ -180,9 +208,9 @@ const CASES: ReadonlyArray<Case> = [
     { discovery_error: "label_limit", label: "l8" },
   ],
   [
-    "10,000 labels without Signature-Agent",
+    "64 labels without Signature-Agent",
     async () => {
-      const { input, signature } = labels(10_000);
+      const { input, signature } = labels(MAX);
       return plain([
         ["signature-input", input],
         ["signature", signature],
@@ -192,10 +220,22 @@ const CASES: ReadonlyArray<Case> = [
     { signature_error: "missing_signature_agent", label: "l0" },
   ],
   [
-    "one valid signature, then 10,000 junk labels",
+    "one valid signature, then 10,000 junk labels: refused whole, the valid one is not accepted beside them",
     async () => {
       const request = await signed(url(), { key, agent: AGENT, form: "string" });
       const { input, signature } = labels(10_000);
+      request.headers.set("signature-input", `${request.headers.get("signature-input")}, ${input}`);
+      request.headers.set("signature", `${request.headers.get("signature")}, ${signature}`);
+      return request;
+    },
+    "malformed_signature_fields",
+    { signature_error: "too_many_members" },
+  ],
+  [
+    "one valid signature, then 62 junk labels (63, leaving room for Signet's own member)",
+    async () => {
+      const request = await signed(url(), { key, agent: AGENT, form: "string" });
+      const { input, signature } = labels(MAX - 2);
       request.headers.set("signature-input", `${request.headers.get("signature-input")}, ${input}`);
       request.headers.set("signature", `${request.headers.get("signature")}, ${signature}`);
       return request;
@@ -204,10 +244,10 @@ const CASES: ReadonlyArray<Case> = [
     {},
   ],
   [
-    "10,000 junk labels, then one valid signature: beyond budget.maxLabels, not judged",
+    "63 junk labels, then one valid signature: beyond budget.maxLabels, not judged",
     async () => {
       const request = await signed(url(), { key, agent: AGENT, form: "string" });
-      const { input, signature } = labels(10_000);
+      const { input, signature } = labels(MAX - 1);
       request.headers.set("signature-input", `${input}, ${request.headers.get("signature-input")}`);
       request.headers.set("signature", `${signature}, ${request.headers.get("signature")}`);
       return request;
@@ -216,9 +256,22 @@ const CASES: ReadonlyArray<Case> = [
     { discovery_error: "label_limit", label: "l8" },
   ],
   [
-    "10,000 labels, each on its own field line",
+    "10,000 labels, each on its own field line (counted once the lines are combined)",
     async () => {
       const { input, signature } = labels(10_000);
+      return plain([
+        ...input.split(", ").map((v): [string, string] => ["signature-input", v]),
+        ...signature.split(", ").map((v): [string, string] => ["signature", v]),
+        ["signature-agent", `"${AGENT}"`],
+      ]);
+    },
+    "malformed_signature_fields",
+    { signature_error: "too_many_members" },
+  ],
+  [
+    "64 labels, each on its own field line",
+    async () => {
+      const { input, signature } = labels(MAX);
       return plain([
         ...input.split(", ").map((v): [string, string] => ["signature-input", v]),
         ...signature.split(", ").map((v): [string, string] => ["signature", v]),
@@ -314,18 +367,13 @@ const CASES: ReadonlyArray<Case> = [
   ],
 ];
 
-describe("pathological input on a verified-agent route: the exact 4xx (or 200), in bounded time", () => {
+describe("pathological input on a verified-agent route: the exact 4xx (or 200)", () => {
   it.each(CASES)(
     "%s",
     async (_what, make, expected, members) => {
-      const { result: response, ms } = await timed(async () => {
-        const r = await send(await make(), env);
-        await r.clone().arrayBuffer();
-        return r;
-      });
+      const response = await send(await make(), env);
       if (expected === 200) await echoOf(response);
       else await expectProblem(response, expected, members);
-      expect(ms).toBeLessThan(BUDGET_MS);
     },
     TIMEOUT,
   );
@@ -335,15 +383,11 @@ describe("the same input on a route that requires nothing, and through the Worke
   it.each(CASES)(
     "%s",
     async (_what, make) => {
-      const { result: statuses, ms } = await timed(async () => {
-        const open = await make().then((r) => new Request(r.url.replace("/agents/", "/open/"), r));
-        const a = await send(open, env);
-        const b = await exports.default.fetch(await make());
-        await Promise.all([a.arrayBuffer(), b.arrayBuffer()]);
-        return [a.status, b.status];
-      });
-      for (const status of statuses) expect(status).toBeLessThan(500);
-      expect(ms).toBeLessThan(2 * BUDGET_MS);
+      const open = await make().then((r) => new Request(r.url.replace("/agents/", "/open/"), r));
+      const a = await send(open, env);
+      const b = await exports.default.fetch(await make());
+      await Promise.all([a.arrayBuffer(), b.arrayBuffer()]);
+      for (const status of [a.status, b.status]) expect(status).toBeLessThan(500);
     },
     TIMEOUT,
   );
