@@ -6,7 +6,10 @@
 
 /** Every reason Signet gives for refusing (or, in monitor mode, for what it would have refused). */
 export const REJECTION_REASONS = {
-  /** `Signature-Input` or `Signature` cannot be parsed as a whole (RFC 9421 §3.2 steps 1-3), or their labels differ. */
+  /**
+   * `Signature-Input` or `Signature` cannot be parsed as a whole (RFC 9421 §3.2 steps 1-3), their labels differ, or
+   * one has more than 64 members (`signature_error: too_many_members`).
+   */
   malformed_signature_fields: { status: 400, title: "The signature fields cannot be parsed" },
   /**
    * The request path has no single meaning: no canonical form (an escaped slash, a bad escape, a control
