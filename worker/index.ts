@@ -125,9 +125,20 @@ app.all("*", async (c) => {
   const toSend = toOrigin(c.req.raw, originUrl, c.get("signetPath") ?? undefined);
   const identity = c.get("signetAgent") ?? undefined;
   const monitored = monitor === null ? undefined : monitorValue(monitor);
+  // The verifier parsed the client's Signature-Input and Signature once; the attester takes the labels it found.
+  const fields = c.get("signetVerification")?.signatureFields;
   let outgoing: Request;
   try {
-    outgoing = await attester.attest(toSend, identity, monitored);
+    if (fields !== undefined && "error" in fields) {
+      // The client's own Signature-Input/Signature cannot be read as a whole, so no signature can stand beside
+      // them. Such a request only gets this far where nothing required a signature (a `none` route, or monitor
+      // mode) and no identity was verified: its unusable signature fields go, and it is forwarded anonymous and
+      // attested. (An identity here would be a bug upstream: it is refused, never forwarded anonymous.)
+      if (identity !== undefined) throw new Error("an identity beside unreadable signature fields");
+      outgoing = await attester.attest(withoutSignatureFields(toSend), undefined, monitored, []);
+    } else {
+      outgoing = await attester.attest(toSend, identity, monitored, fields?.labels);
+    }
   } catch (err) {
     if (err instanceof BodyUnreadableError) {
       return problemResponse({ reason: "body_unreadable", detail: "the request body could not be read" });
@@ -141,13 +152,9 @@ app.all("*", async (c) => {
       });
     }
     if (!isSignatureError(err)) throw err;
-    // The client's own Signature-Input/Signature cannot be parsed, so no signature can stand beside them. Such a
-    // request only gets this far where nothing required a signature (a `none` route, or monitor mode) and no
-    // identity was verified: its unusable signature fields go, and it is forwarded anonymous and attested.
-    const headers = new Headers(toSend.headers);
-    headers.delete("signature-input");
-    headers.delete("signature");
-    outgoing = await attester.attest(new Request(toSend, { headers }), undefined, monitored);
+    // Only without the verifier's parse (a monitored request with no route): the attester's own parse refused
+    // the client's fields, so they go, as above.
+    outgoing = await attester.attest(withoutSignatureFields(toSend), undefined, monitored, []);
   }
   try {
     return await sendToOrigin(outgoing, originUrl);
@@ -158,6 +165,14 @@ app.all("*", async (c) => {
     return problemResponse(rejection);
   }
 });
+
+/** The request without the client's `Signature-Input` and `Signature`. */
+function withoutSignatureFields(request: Request): Request {
+  const headers = new Headers(request.headers);
+  headers.delete("signature-input");
+  headers.delete("signature");
+  return new Request(request, { headers });
+}
 
 /** The `Signet-Monitor` value: what enforce mode would have answered. */
 function monitorValue(rejection: Rejection): string {
