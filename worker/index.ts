@@ -6,18 +6,17 @@
 import { Hono } from "hono";
 import { type Dictionary, serializeDictionary, Token } from "structured-headers";
 import { buildResourceMetadata } from "./aauth/index.ts";
-import { configurationFor } from "./configuration.ts";
+import { configurationFor, type WorkerVariables } from "./configuration.ts";
 import type { Env } from "./env.ts";
 import { sendToOrigin, toOrigin } from "./forward.ts";
 import { BodyUnreadableError } from "./identity/attestation.ts";
-import type { SignetVariables } from "./middleware.ts";
 import { policyView } from "./observability/console-page.ts";
 import { consoleSettings, handleConsole, underConsole } from "./observability/console-route.ts";
 import { observeDecision } from "./observability/observe.ts";
 import { problemResponse, type Rejection, rejectionStatus } from "./problem-response.ts";
 import { isSignatureError } from "./rfc9421/index.ts";
 
-type App = { Bindings: Env; Variables: SignetVariables };
+type App = { Bindings: Env; Variables: WorkerVariables };
 
 /**
  * The Signet Worker. Each request is verified against the policy in `SIGNET_POLICY`; refusals are RFC 9457
@@ -32,11 +31,13 @@ type App = { Bindings: Env; Variables: SignetVariables };
  */
 const app = new Hono<App>();
 
-// The site-owner console: answered here, never forwarded (its path is reserved even while it is off).
+// The configuration, awaited once per request; then the site-owner console: answered here, never forwarded (its
+// path is reserved even while it is off).
 app.use("*", async (c, next) => {
+  const configuration = await configurationFor(c.env);
+  c.set("signetConfiguration", configuration);
   const settings = consoleSettings(c.env);
   if (!underConsole(new URL(c.req.url).pathname, settings.path)) return next();
-  const configuration = await configurationFor(c.env);
   return handleConsole(c.req.raw, {
     settings,
     metrics: c.env.SIGNET_METRICS,
@@ -49,7 +50,7 @@ app.use("*", async (c, next) => {
 app.use("*", async (c, next) => {
   const start = Date.now();
   await next();
-  const configuration = await configurationFor(c.env);
+  const configuration = c.get("signetConfiguration");
   const policy = "error" in configuration ? undefined : configuration.policy;
   let waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   try {
@@ -84,7 +85,7 @@ app.use("*", async (c, next) => {
 
 // Signet's own document, from the policy: what AAuth agents need to know about this site.
 app.get("/.well-known/aauth-resource.json", async (c, next) => {
-  const configuration = await configurationFor(c.env);
+  const configuration = c.get("signetConfiguration");
   if ("error" in configuration || configuration.policy.aauth.resource === undefined) return next();
   const { aauth } = configuration.policy;
   return c.json(
@@ -102,7 +103,7 @@ app.get("/.well-known/aauth-resource.json", async (c, next) => {
 });
 
 app.use("*", async (c, next) => {
-  const configuration = await configurationFor(c.env);
+  const configuration = c.get("signetConfiguration");
   if ("error" in configuration) {
     console.error(`signet: refusing all requests: ${configuration.error}`);
     const rejection: Rejection = {
@@ -116,7 +117,7 @@ app.use("*", async (c, next) => {
 });
 
 app.all("*", async (c) => {
-  const configuration = await configurationFor(c.env);
+  const configuration = c.get("signetConfiguration");
   if ("error" in configuration)
     return problemResponse({ reason: "misconfigured", detail: "Signet's configuration is not usable" });
   const { attester, originUrl } = configuration;
