@@ -74,14 +74,15 @@ export async function verifyRequest(
   // Signature-Input and Signature are parsed here, once; every later step takes the parsed entries, and the
   // attestation the labels found (`signatureFields`).
   let entries: SignatureEntry[];
+  const signatureInput = combinedField(message.headers, "signature-input");
+  const signature = combinedField(message.headers, "signature");
+  // Unsigned (most traffic on open routes): nothing to parse, and no no_signature error to build and throw.
+  if (signatureInput === undefined && signature === undefined) {
+    if (!hasSignatureKey) return { labels: [], otherLabels: [], signatureFields: NO_LABELS };
+    return { ...(await judge(message, [], budget, hasSignatureKey, options)), signatureFields: NO_LABELS };
+  }
   try {
-    entries = parseSignatures(
-      {
-        signatureInput: combinedField(message.headers, "signature-input"),
-        signature: combinedField(message.headers, "signature"),
-      },
-      "request",
-    );
+    entries = parseSignatures({ signatureInput, signature }, "request");
   } catch (err) {
     if (!(err instanceof SignatureError)) throw err;
     if (err.code !== "no_signature") {
