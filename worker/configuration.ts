@@ -20,12 +20,27 @@ import type { Jwk } from "./rfc9421/index.ts";
 // The key sources a policy calls for moved to `key-sources.ts` (the middleware builds them too); kept importable here.
 export { aauthKeyCacheFor, keyCacheFor, keyLookupFor } from "./key-sources.ts";
 
+/**
+ * What the Worker's middlewares hand on with `c.set`: the verification middleware's variables, and the
+ * configuration, awaited once per request by the first middleware.
+ *
+ * @example
+ * ```ts
+ * const app = new Hono<{ Bindings: Env; Variables: WorkerVariables }>();
+ * app.use("*", async (c, next) => { c.set("signetConfiguration", await configurationFor(c.env)); await next(); });
+ * ```
+ */
+export interface WorkerVariables extends SignetVariables {
+  /** The configuration for this request's environment. */
+  signetConfiguration: Configuration | ConfigurationError;
+}
+
 /** Everything a request needs, built once. */
 export interface Configuration {
   readonly policy: Policy;
   readonly keys: KeyDirectoryCache;
   readonly aauthKeys: AAuthKeyCache;
-  readonly verify: MiddlewareHandler<{ Bindings: Env; Variables: SignetVariables }>;
+  readonly verify: MiddlewareHandler<{ Bindings: Env; Variables: WorkerVariables }>;
   readonly attester: Attester;
   readonly originUrl: string;
 }
@@ -86,7 +101,7 @@ async function build(env: Env): Promise<Configuration | ConfigurationError> {
     const keys = keyCacheFor(policy, { lookup });
     const aauthKeys = aauthKeyCacheFor(policy, { lookup });
     const attester = await attesterFor(env, originUrl);
-    const verify = signetMiddleware<{ Bindings: Env; Variables: SignetVariables }>({
+    const verify = signetMiddleware<{ Bindings: Env; Variables: WorkerVariables }>({
       policy,
       keys,
       aauthKeys,

@@ -7,18 +7,17 @@ import { Hono } from "hono";
 import { type Dictionary, serializeDictionary, Token } from "structured-headers";
 import { buildResourceMetadata } from "./aauth/index.ts";
 import { checkMiddleware } from "./check/check-endpoint.ts";
-import { configurationFor } from "./configuration.ts";
+import { configurationFor, type WorkerVariables } from "./configuration.ts";
 import type { Env } from "./env.ts";
 import { sendToOrigin, toOrigin } from "./forward.ts";
 import { BodyUnreadableError } from "./identity/attestation.ts";
-import type { SignetVariables } from "./middleware.ts";
 import { policyView } from "./observability/console-page.ts";
 import { consoleSettings, handleConsole, underConsole } from "./observability/console-route.ts";
 import { observeDecision } from "./observability/observe.ts";
 import { problemResponse, type Rejection, rejectionStatus } from "./problem-response.ts";
 import { isSignatureError } from "./rfc9421/index.ts";
 
-type App = { Bindings: Env; Variables: SignetVariables };
+type App = { Bindings: Env; Variables: WorkerVariables };
 
 /**
  * The Signet Worker. Each request is verified against the policy in `SIGNET_POLICY`; refusals are RFC 9457
@@ -33,11 +32,13 @@ type App = { Bindings: Env; Variables: SignetVariables };
  */
 const app = new Hono<App>();
 
-// The site-owner console: answered here, never forwarded (its path is reserved even while it is off).
+// The configuration, awaited once per request; then the site-owner console: answered here, never forwarded (its
+// path is reserved even while it is off).
 app.use("*", async (c, next) => {
+  const configuration = await configurationFor(c.env);
+  c.set("signetConfiguration", configuration);
   const settings = consoleSettings(c.env);
   if (!underConsole(new URL(c.req.url).pathname, settings.path)) return next();
-  const configuration = await configurationFor(c.env);
   return handleConsole(c.req.raw, {
     settings,
     metrics: c.env.SIGNET_METRICS,
@@ -50,7 +51,7 @@ app.use("*", async (c, next) => {
 app.use("*", async (c, next) => {
   const start = Date.now();
   await next();
-  const configuration = await configurationFor(c.env);
+  const configuration = c.get("signetConfiguration");
   const policy = "error" in configuration ? undefined : configuration.policy;
   let waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   try {
@@ -85,7 +86,7 @@ app.use("*", async (c, next) => {
 
 // Signet's own document, from the policy: what AAuth agents need to know about this site.
 app.get("/.well-known/aauth-resource.json", async (c, next) => {
-  const configuration = await configurationFor(c.env);
+  const configuration = c.get("signetConfiguration");
   if ("error" in configuration || configuration.policy.aauth.resource === undefined) return next();
   const { aauth } = configuration.policy;
   return c.json(
@@ -104,11 +105,11 @@ app.get("/.well-known/aauth-resource.json", async (c, next) => {
 
 app.use(
   "*",
-  checkMiddleware<App>((c) => configurationFor(c.env)),
+  checkMiddleware<App>((c) => Promise.resolve(c.get("signetConfiguration"))),
 );
 
 app.use("*", async (c, next) => {
-  const configuration = await configurationFor(c.env);
+  const configuration = c.get("signetConfiguration");
   if ("error" in configuration) {
     console.error(`signet: refusing all requests: ${configuration.error}`);
     const rejection: Rejection = {
@@ -122,7 +123,7 @@ app.use("*", async (c, next) => {
 });
 
 app.all("*", async (c) => {
-  const configuration = await configurationFor(c.env);
+  const configuration = c.get("signetConfiguration");
   if ("error" in configuration)
     return problemResponse({ reason: "misconfigured", detail: "Signet's configuration is not usable" });
   const { attester, originUrl } = configuration;
@@ -131,9 +132,20 @@ app.all("*", async (c) => {
   const toSend = toOrigin(c.req.raw, originUrl, c.get("signetPath") ?? undefined);
   const identity = c.get("signetAgent") ?? undefined;
   const monitored = monitor === null ? undefined : monitorValue(monitor);
+  // The verifier parsed the client's Signature-Input and Signature once; the attester takes the labels it found.
+  const fields = c.get("signetVerification")?.signatureFields;
   let outgoing: Request;
   try {
-    outgoing = await attester.attest(toSend, identity, monitored);
+    if (fields !== undefined && "error" in fields) {
+      // The client's own Signature-Input/Signature cannot be read as a whole, so no signature can stand beside
+      // them. Such a request only gets this far where nothing required a signature (a `none` route, or monitor
+      // mode) and no identity was verified: its unusable signature fields go, and it is forwarded anonymous and
+      // attested. (An identity here would be a bug upstream: it is refused, never forwarded anonymous.)
+      if (identity !== undefined) throw new Error("an identity beside unreadable signature fields");
+      outgoing = await attester.attest(withoutSignatureFields(toSend), undefined, monitored, []);
+    } else {
+      outgoing = await attester.attest(toSend, identity, monitored, fields?.labels);
+    }
   } catch (err) {
     if (err instanceof BodyUnreadableError) {
       return problemResponse({ reason: "body_unreadable", detail: "the request body could not be read" });
@@ -147,13 +159,9 @@ app.all("*", async (c) => {
       });
     }
     if (!isSignatureError(err)) throw err;
-    // The client's own Signature-Input/Signature cannot be parsed, so no signature can stand beside them. Such a
-    // request only gets this far where nothing required a signature (a `none` route, or monitor mode) and no
-    // identity was verified: its unusable signature fields go, and it is forwarded anonymous and attested.
-    const headers = new Headers(toSend.headers);
-    headers.delete("signature-input");
-    headers.delete("signature");
-    outgoing = await attester.attest(new Request(toSend, { headers }), undefined, monitored);
+    // Only without the verifier's parse (a monitored request with no route): the attester's own parse refused
+    // the client's fields, so they go, as above.
+    outgoing = await attester.attest(withoutSignatureFields(toSend), undefined, monitored, []);
   }
   try {
     return await sendToOrigin(outgoing, originUrl);
@@ -164,6 +172,14 @@ app.all("*", async (c) => {
     return problemResponse(rejection);
   }
 });
+
+/** The request without the client's `Signature-Input` and `Signature`. */
+function withoutSignatureFields(request: Request): Request {
+  const headers = new Headers(request.headers);
+  headers.delete("signature-input");
+  headers.delete("signature");
+  return new Request(request, { headers });
+}
 
 /** The `Signet-Monitor` value: what enforce mode would have answered. */
 function monitorValue(rejection: Rejection): string {

@@ -74,8 +74,26 @@ export interface FieldError {
   readonly profile?: "web-bot-auth" | "aauth" | undefined;
 }
 
+/**
+ * What the verifier's one strict parse of `Signature-Input` and `Signature` found, handed on so that nothing
+ * later parses them again: the labels both fields carry (the same set, checked; empty when the request has
+ * neither), or, when the two could not be read as a whole, the core error code.
+ *
+ * @example
+ * ```ts
+ * const fields: SignatureFields = { labels: ["sig1"] };
+ * const unusable: SignatureFields = { error: "malformed_signature_input" };
+ * ```
+ */
+export type SignatureFields = { readonly labels: readonly string[] } | { readonly error: string };
+
 /** The verification of a request. */
 export interface RequestVerification {
+  /**
+   * The outcome of the one parse of the signature fields; absent when the request was not verified at all (a
+   * monitored request with no route).
+   */
+  readonly signatureFields?: SignatureFields | undefined;
   /** Web Bot Auth signatures, in `Signature-Input` order. Empty when the request carries none. */
   readonly labels: readonly LabelVerdict[];
   /** Labels with another tag, left to other profiles. */

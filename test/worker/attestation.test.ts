@@ -267,6 +267,72 @@ describe("createAttester", () => {
   });
 });
 
+describe("attest: the signature built without the general signer", () => {
+  // The attester writes its own @signature-params and base (no parse of the client's fields, no re-serialising);
+  // these hold it to what the general signer (signMessage) writes for the same components and parameters.
+  const headerValue = fc.oneof(fc.constant(undefined), fc.constantFrom("application/json", "Bearer abc", "x\u0080y"));
+  it("writes exactly what signMessage writes for the same request, components and parameters", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          contentType: headerValue,
+          authorization: headerValue,
+          identity: fc.boolean(),
+          monitor: fc.option(fc.constant("reason=signature_invalid, status=401"), { nil: undefined }),
+          clientLabels: fc.uniqueArray(fc.constantFrom("sig1", "signet", "signet2", "signet3", "a"), { maxLength: 4 }),
+          body: fc.option(fc.uint8Array({ maxLength: 64 }), { nil: undefined }),
+        }),
+        async ({ contentType, authorization, identity, monitor, clientLabels, body }) => {
+          const headers = new Headers();
+          if (contentType !== undefined) headers.set("content-type", contentType);
+          if (authorization !== undefined) headers.set("authorization", authorization);
+          const request = new Request(URL_, { method: body === undefined ? "GET" : "POST", headers, body });
+          const at = 1_700_000_000;
+          const fixed = await createAttester({ privateJwk: signet.privateJwk, now: () => at });
+          const attested = await fixed.attest(
+            request,
+            identity ? IDENTITY : undefined,
+            monitor ?? undefined,
+            clientLabels,
+          );
+          const used = new Set<string>(clientLabels);
+          const label = ["signet", "signet2", "signet3", "signet4"].find((l) => !used.has(l)) as string;
+          const entry = signatureInput(attested, label);
+          // The same components and parameters through the general signer give the same member, nonce aside.
+          const unsigned = new Headers(attested.headers);
+          unsigned.delete("signature-input");
+          unsigned.delete("signature");
+          const again = await signMessage(
+            { kind: "request", method: attested.method, targetUri: attested.url, headers: unsigned },
+            {
+              key: await importSigningKey(signet.privateJwk),
+              components: entry.components.map((c) => c),
+              label,
+              params: {
+                created: at,
+                expires: at + 30,
+                nonce: entry.params.nonce,
+                keyid: signet.thumbprint,
+                tag: ATTESTATION_TAG,
+              },
+            },
+          );
+          expect(attested.headers.get("signature-input")).toBe(again.signatureInput);
+          // Ed25519 is deterministic: the same base gives the same signature.
+          expect(attested.headers.get("signature")).toBe(again.signature);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("takes the free label from the caller's labels without reading the client's fields", async () => {
+    const attested = await attester.attest(new Request(URL_), undefined, undefined, ["signet", "signet2"]);
+    expect(attested.headers.get("signature-input")).toMatch(/^signet3=\(/);
+    await expect(verifySignetRequest(attested, options)).resolves.toMatchObject({ ok: true, label: "signet3" });
+  });
+});
+
 describe("verifySignetRequest", () => {
   it("accepts an attested request and returns the agent", async () => {
     const result = await verifySignetRequest(await attester.attest(new Request(URL_), IDENTITY), options);

@@ -14,7 +14,9 @@
 import {
   algorithmForJwk,
   algorithmSpec,
+  type ComponentIdentifier,
   createContentDigest,
+  encodeBase64,
   encodeBase64Url,
   type HttpRequestMessage,
   importSigningKey,
@@ -22,13 +24,15 @@ import {
   type Jwk,
   jwkThumbprint,
   MAX_DICTIONARY_MEMBERS,
+  parseComponent,
   parseStrictDictionary,
   publicJwkOf,
   RFC9421_TEST_KEY_THUMBPRINTS,
   type SignatureAlgorithm,
   SignatureError,
   type SigningKey,
-  signMessage,
+  serializeComponent,
+  signatureBase,
   verifyContentDigest,
 } from "../rfc9421/index.ts";
 import { serializeVerifiedAgent, VERIFIED_AGENT_HEADER, type VerifiedAgent } from "./verified-agent.ts";
@@ -221,16 +225,25 @@ export interface Attester {
    * Attest the request exactly as it will reach the origin: `@authority` and `@path` are those of
    * `request.url`, so any rewrite to the origin's host must happen before.
    *
+   * `clientLabels`, when given, are the labels of the client's `Signature-Input` and `Signature` as the caller's
+   * own strict parse found them (`parseSignatures`, which refuses fields the origin could not read as a whole):
+   * the fields are then not parsed again. Without it the attester parses them itself, as strictly.
+   *
    * @throws {SignatureError} `malformed_signature_input`, `malformed_signature`, `duplicate_label`,
    *   `unsupported_structured_type`, `label_mismatch` (the two fields' labels differ) or `too_many_members` (no
    *   room under `MAX_DICTIONARY_MEMBERS` for Signet's own member) when the client's
    *   `Signature-Input` or `Signature` cannot be parsed as a whole (appending to them would not give the origin a
-   *   readable attestation; refuse such requests first)
-   * @throws {TypeError} when `identity` cannot be serialised as a `Verified-Agent` that parses back (checked
-   *   first, before anything is read)
+   *   readable attestation; refuse such requests first); only without `clientLabels`
+   * @throws {TypeError} when `identity` has no faithful `Verified-Agent` form (checked first, before anything is
+   *   read)
    * @throws {BodyUnreadableError} when the body stream fails while it is read for the digest
    */
-  attest(request: Request, identity: VerifiedAgent | undefined, monitor?: string): Promise<Request>;
+  attest(
+    request: Request,
+    identity: VerifiedAgent | undefined,
+    monitor?: string,
+    clientLabels?: readonly string[],
+  ): Promise<Request>;
 }
 
 /**
@@ -247,6 +260,7 @@ export class BodyUnreadableError extends Error {
 }
 
 const NONCE_BYTES = 32;
+const UTF8 = new TextEncoder();
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /**
@@ -307,17 +321,22 @@ export async function createAttester(options: AttesterOptions): Promise<Attester
     algorithm,
     validitySeconds,
     maxDigestBytes,
-    async attest(request: Request, identity: VerifiedAgent | undefined, monitor?: string): Promise<Request> {
+    async attest(
+      request: Request,
+      identity: VerifiedAgent | undefined,
+      monitor?: string,
+      clientLabels?: readonly string[],
+    ): Promise<Request> {
       // Cheap checks first: the identity must have a faithful header form, the signature fields a free label.
       const agentValue = identity === undefined ? undefined : verifiedAgentValue(identity);
       const headers = new Headers(request.headers);
       for (const name of SIGNET_IDENTITY_HEADERS) headers.delete(name);
-      const label = freeLabel(headers);
+      const label = clientLabels === undefined ? freeLabel(headers) : firstFreeLabel(new Set(clientLabels));
       const components: string[] = [...ATTESTATION_COMPONENTS];
       for (const name of ATTESTATION_REQUEST_HEADERS) {
         const value = headers.get(name);
         // A value with bytes outside printable ASCII is covered as a byte sequence (RFC 9421 §2.1.3).
-        if (value !== null) components.push(PRINTABLE_ASCII.test(value) ? name : `"${name}";bs`);
+        if (value !== null) components.push(PRINTABLE_ASCII.test(value) ? name : BYTE_SEQUENCE[name]);
       }
       const body = await readBody(request, maxDigestBytes);
       if (body.bound) {
@@ -340,14 +359,14 @@ export async function createAttester(options: AttesterOptions): Promise<Attester
       }
       const created = Math.floor(now());
       const message: HttpRequestMessage = { kind: "request", method: request.method, targetUri: request.url, headers };
-      const signed = await signMessage(message, {
-        key,
-        components,
-        label,
-        params: { created, expires: created + validitySeconds, nonce: freshNonce(), keyid, tag: ATTESTATION_TAG },
-      });
-      appendMember(headers, "Signature-Input", signed.signatureInput);
-      appendMember(headers, "Signature", signed.signature);
+      // Signet's own signature, built directly: the covered components come compiled per combination, and the
+      // parameters are values Signet made (integers, base64url, a fixed tag), so nothing is parsed or re-serialised.
+      const covered = coveredComponents(components);
+      const signatureParams = `${covered.innerList};created=${created};expires=${created + validitySeconds};nonce="${freshNonce()}";keyid="${keyid}";tag="${ATTESTATION_TAG}"`;
+      const base = signatureBase(message, covered.ids, signatureParams);
+      const signature = await key.sign(UTF8.encode(base));
+      appendMember(headers, "Signature-Input", `${label}=${signatureParams}`);
+      appendMember(headers, "Signature", `${label}=:${encodeBase64(signature)}:`);
       if (request.body === null) return new Request(request, { headers });
       // A bound body goes on as the bytes that were digested; a larger one as the rest of its stream.
       const init: RequestInit & { duplex: "half" } = {
@@ -483,6 +502,11 @@ function freeLabel(headers: Headers): string {
   if (inputs.size !== used.size || signatures.size !== used.size) {
     throw new SignatureError("label_mismatch", "the client's Signature-Input and Signature carry different labels");
   }
+  return firstFreeLabel(used);
+}
+
+/** The first of `signet`, `signet2`, ... not in `used`; refused when Signet's member would not fit the cap. */
+function firstFreeLabel(used: ReadonlySet<string>): string {
   // Signet's own member must fit under the cap the origin parses with.
   if (used.size >= MAX_DICTIONARY_MEMBERS) {
     throw new SignatureError(
@@ -492,6 +516,35 @@ function freeLabel(headers: Headers): string {
   }
   if (!used.has(ATTESTATION_LABEL)) return ATTESTATION_LABEL;
   for (let n = 2; ; n++) if (!used.has(`${ATTESTATION_LABEL}${n}`)) return `${ATTESTATION_LABEL}${n}`;
+}
+
+/** The `;bs` form of each header the attestation covers, for values that are not printable ASCII. */
+const BYTE_SEQUENCE: Readonly<Record<(typeof ATTESTATION_REQUEST_HEADERS)[number], string>> = {
+  "content-type": '"content-type";bs',
+  authorization: '"authorization";bs',
+};
+
+/** A covered-component list, compiled: the identifiers and their `@signature-params` inner list. */
+interface CoveredComponents {
+  readonly ids: readonly ComponentIdentifier[];
+  readonly innerList: string;
+}
+
+/**
+ * Compiled component lists by their text. The attester covers a handful of fixed names in a fixed order, so
+ * there are at most a few dozen combinations: each is parsed and serialised once per isolate.
+ */
+const compiledComponents = new Map<string, CoveredComponents>();
+
+function coveredComponents(components: readonly string[]): CoveredComponents {
+  const key = components.join(" ");
+  let compiled = compiledComponents.get(key);
+  if (compiled === undefined) {
+    const ids = components.map((text) => parseComponent(text, "request"));
+    compiled = Object.freeze({ ids: Object.freeze(ids), innerList: `(${ids.map(serializeComponent).join(" ")})` });
+    compiledComponents.set(key, compiled);
+  }
+  return compiled;
 }
 
 /** Appends a dictionary member, without the stray leading comma `Headers.append` gives after an empty value. */

@@ -10,14 +10,7 @@
  *
  * @module
  */
-import {
-  type BareItem,
-  type Dictionary,
-  DisplayString,
-  parseDictionary,
-  serializeDictionary,
-  Token,
-} from "structured-headers";
+import { type BareItem, type Dictionary, DisplayString, parseDictionary, Token } from "structured-headers";
 
 /** The identity header Signet sets. */
 export const VERIFIED_AGENT_HEADER = "Verified-Agent";
@@ -45,20 +38,21 @@ const FIXED_MEMBERS = new Set(["agent", "keyid", "profile", "alg", "label", "cre
 const TOKEN = /^[A-Za-z*][!#$%&'*+\-.^_`|~:/0-9A-Za-z]*$/;
 const EXTRA_TOKEN = /^[a-z][a-z0-9_-]*$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
-
-/** A String when the text is printable ASCII, a Display String otherwise. */
-function textItem(value: string): BareItem {
-  return PRINTABLE_ASCII.test(value) ? value : new DisplayString(value);
-}
+const KEY = /^[a-z*][a-z0-9_\-.*]*$/;
+/** The largest magnitude of an RFC 9651 Integer. */
+const MAX_INTEGER = 999_999_999_999_999;
+const UTF8 = new TextEncoder();
 
 /**
- * Serialises a {@link VerifiedAgent} as the `Verified-Agent` field value. Text members that are not printable
- * ASCII become Display Strings; the value is parsed back before it is returned, so what it gives always reads
- * back as the same identity.
+ * Serialises a {@link VerifiedAgent} as the `Verified-Agent` field value, in one pass and without parsing it
+ * back. Text members that are printable ASCII become Strings, others Display Strings; `profile`, `alg` and
+ * lowercase `extra` text become Tokens where the Token grammar allows. Everything that has no faithful form is
+ * refused before a byte is written, so the value always reads back, with {@link parseVerifiedAgent}, as the same
+ * identity (a property test in `test/worker/verified-agent.test.ts` holds the two functions to that).
  *
  * @throws {TypeError} when the identity has no faithful `Verified-Agent` form: text that is not well-formed
- *   Unicode, an `extra` key that is not a Structured Field key or collides with a fixed member, a number out of
- *   the Structured Field range, an empty required member
+ *   Unicode, an `extra` key that is not a Structured Field key or collides with a fixed member, a number that is
+ *   not an Integer of the Structured Field range (or is -0), an empty required member
  *
  * @example
  * ```ts
@@ -68,45 +62,40 @@ function textItem(value: string): BareItem {
  * ```
  */
 export function serializeVerifiedAgent(identity: VerifiedAgent): string {
-  const members: Dictionary = new Map();
-  const put = (key: string, value: BareItem) => members.set(key, [value, new Map()]);
-  put("agent", textItem(identity.agent));
-  put("keyid", textItem(identity.keyid));
-  put("profile", TOKEN.test(identity.profile) ? new Token(identity.profile) : textItem(identity.profile));
-  put("alg", TOKEN.test(identity.alg) ? new Token(identity.alg) : textItem(identity.alg));
-  put("label", textItem(identity.label));
-  if (identity.created !== undefined) put("created", identity.created);
-  if (identity.expires !== undefined) put("expires", identity.expires);
+  let out = `agent=${text("agent", identity.agent)}, keyid=${text("keyid", identity.keyid)}`;
+  out += `, profile=${tokenOrText("profile", identity.profile, TOKEN)}, alg=${tokenOrText("alg", identity.alg, TOKEN)}`;
+  out += `, label=${text("label", identity.label)}`;
+  if (identity.created !== undefined) out += `, created=${integer("created", identity.created)}`;
+  if (identity.expires !== undefined) out += `, expires=${integer("expires", identity.expires)}`;
   for (const [key, value] of Object.entries(identity.extra ?? {})) {
     if (FIXED_MEMBERS.has(key)) throw new TypeError(`Verified-Agent: extra member "${key}" collides with a fixed one`);
-    put(key, typeof value === "string" ? (EXTRA_TOKEN.test(value) ? new Token(value) : textItem(value)) : value);
+    if (!KEY.test(key)) throw new TypeError(`Verified-Agent: "${key}" is not a Structured Field key`);
+    if (typeof value === "boolean") out += value ? `, ${key}` : `, ${key}=?0`;
+    else if (typeof value === "number") out += `, ${key}=${integer(key, value)}`;
+    else if (typeof value === "string") out += `, ${key}=${tokenOrText(key, value, EXTRA_TOKEN, true)}`;
+    else throw new TypeError(`Verified-Agent: extra member "${key}" is not a string, number or boolean`);
   }
-  let value: string;
-  try {
-    value = [...members].map(([key, [item]]) => serializeMember(key, item as BareItem)).join(", ");
-  } catch (cause) {
-    throw new TypeError("Verified-Agent: the identity cannot be serialised as a Structured Field", { cause });
-  }
-  if (!sameIdentity(parseVerifiedAgent(value), identity)) {
-    throw new TypeError(
-      "Verified-Agent: the identity does not read back as itself (text that is not well-formed Unicode?)",
-    );
-  }
-  return value;
+  return out;
 }
 
-const KEY = /^[a-z*][a-z0-9_\-.*]*$/;
+/** A Token when `pattern` allows one, else {@link text}. */
+function tokenOrText(key: string, value: string, pattern: RegExp, empty = false): string {
+  if (typeof value === "string" && pattern.test(value)) return value;
+  return text(key, value, empty);
+}
 
 /**
- * One dictionary member. Display Strings are written here (RFC 9651 §4.1.11: each byte outside printable ASCII,
- * and `%` and `"`, as `%` and two lowercase hex digits); structured-headers 2.1.0 writes one digit for bytes
- * below 0x10, which its own parser then refuses.
+ * A String (printable ASCII) or a Display String (RFC 9651 §4.1.11: each byte outside printable ASCII, and `%`
+ * and `"`, as `%` and two lowercase hex digits). Written here because structured-headers 2.1.0 writes one digit
+ * for bytes below 0x10, which its own parser then refuses.
  */
-function serializeMember(key: string, item: BareItem): string {
-  if (!(item instanceof DisplayString)) return serializeDictionary(new Map([[key, [item, new Map()]]]));
-  if (!KEY.test(key)) throw new TypeError(`"${key}" is not a Structured Field key`);
-  let out = `${key}=%"`;
-  for (const byte of new TextEncoder().encode(item.toString())) {
+function text(key: string, value: string, empty = false): string {
+  if (typeof value !== "string") throw new TypeError(`Verified-Agent: ${key} must be text`);
+  if (!empty && value === "") throw new TypeError(`Verified-Agent: ${key} must not be empty`);
+  if (PRINTABLE_ASCII.test(value)) return `"${value.replace(/[\\"]/g, "\\$&")}"`;
+  if (!value.isWellFormed()) throw new TypeError(`Verified-Agent: ${key} is not well-formed Unicode`);
+  let out = '%"';
+  for (const byte of UTF8.encode(value)) {
     out +=
       byte === 0x25 || byte === 0x22 || byte < 0x20 || byte > 0x7e
         ? `%${byte.toString(16).padStart(2, "0")}`
@@ -115,14 +104,12 @@ function serializeMember(key: string, item: BareItem): string {
   return `${out}"`;
 }
 
-/** Whether a parsed identity is the one that was serialised, member for member. */
-function sameIdentity(parsed: VerifiedAgent | undefined, identity: VerifiedAgent): boolean {
-  if (parsed === undefined) return false;
-  const fixed = ["agent", "keyid", "profile", "alg", "label", "created", "expires"] as const;
-  if (fixed.some((key) => parsed[key] !== identity[key])) return false;
-  const want = Object.entries(identity.extra ?? {});
-  const got = parsed.extra ?? {};
-  return want.length === Object.keys(got).length && want.every(([key, value]) => Object.is(got[key], value));
+/** An RFC 9651 Integer; -0 is refused, since it reads back as 0. */
+function integer(key: string, value: number): string {
+  if (!Number.isSafeInteger(value) || Math.abs(value) > MAX_INTEGER || Object.is(value, -0)) {
+    throw new TypeError(`Verified-Agent: ${key} must be an Integer of at most 15 digits`);
+  }
+  return String(value);
 }
 
 /**

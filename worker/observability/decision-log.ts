@@ -177,7 +177,6 @@ export function decisionEntry(facts: DecisionFacts): DecisionLogEntry {
   const extra = identity?.extra ?? {};
   const aauth = label?.aauth;
   const ray = request.headers.get("cf-ray");
-  const url = new URL(request.url);
   const agent = identity?.agent ?? label?.agent ?? (aauth?.subject ? aauth.subject : undefined);
   const authorization = request.headers.has("authorization");
   return {
@@ -185,7 +184,8 @@ export function decisionEntry(facts: DecisionFacts): DecisionLogEntry {
     time: new Date(facts.start).toISOString(),
     id: ray !== null && RAY.test(ray) ? ray : crypto.randomUUID(),
     method: safeText(request.method, 16) ?? "GET",
-    path: safeText(facts.path ?? url.pathname) ?? "/",
+    // The URL is parsed only when routing found no canonical path (a monitored unroutable request).
+    path: safeText(facts.path ?? new URL(request.url).pathname) ?? "/",
     rule: ruleName(facts.rule),
     outcome: outcomeOf(facts, rejection, label),
     action: facts.rejection ? "reject" : "forward",

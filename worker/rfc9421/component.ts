@@ -141,7 +141,30 @@ export function assertApplicable(id: ComponentIdentifier, kind: MessageKind): vo
  * ```
  */
 export function serializeComponent(id: ComponentIdentifier): string {
-  return serializeItem([id.name, new Map(id.params)]);
+  return plainItem(id.name, id.params) ?? serializeItem([id.name, new Map(id.params)]);
+}
+
+const PLAIN_NAME = /^[@!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const PLAIN_KEY = /^[a-z*][a-z0-9_\-.*]*$/;
+/** Printable ASCII without `"` and `\`: a String with nothing to escape. */
+const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * The serialised item for the shapes component identifiers take (a name with nothing to escape; flags and
+ * Strings with nothing to escape as parameters), written directly; `undefined` for anything else, which
+ * structured-headers serialises (or refuses). Equal to structured-headers' output wherever it answers (a
+ * property test holds it to that).
+ */
+function plainItem(name: string, params: Iterable<readonly [string, BareItem]>): string | undefined {
+  if (!PLAIN_NAME.test(name)) return undefined;
+  let out = `"${name}"`;
+  for (const [key, value] of params) {
+    if (!PLAIN_KEY.test(key)) return undefined;
+    if (value === true) out += `;${key}`;
+    else if (typeof value === "string" && PLAIN_STRING.test(value)) out += `;${key}="${value}"`;
+    else return undefined;
+  }
+  return out;
 }
 
 /**
@@ -154,8 +177,9 @@ export function serializeComponent(id: ComponentIdentifier): string {
  * ```
  */
 export function componentKey(id: ComponentIdentifier): string {
+  if (id.params.size < 2) return serializeComponent(id);
   const params = [...id.params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return serializeItem([id.name, new Map(params)]);
+  return plainItem(id.name, params) ?? serializeItem([id.name, new Map(params)]);
 }
 
 /**

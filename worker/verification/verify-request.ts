@@ -21,7 +21,7 @@ import {
   type VerifyOptions,
   verifySignatures,
 } from "../rfc9421/index.ts";
-import type { LabelOutcome, LabelVerdict, RequestVerification } from "../verdict.ts";
+import type { LabelOutcome, LabelVerdict, RequestVerification, SignatureFields } from "../verdict.ts";
 import { MalformedSignatureAgentError, resolveSignatureAgent } from "./signature-agent.ts";
 
 /** The Web Bot Auth signature tag. */
@@ -31,7 +31,7 @@ export const WEB_BOT_AUTH_TAG = "web-bot-auth";
 const WEB_BOT_AUTH_PARAMETERS = Object.freeze(["created", "expires", "keyid"] as const);
 const WEB_BOT_AUTH_COMPONENTS = Object.freeze([Object.freeze(["@authority", "@target-uri"])]);
 
-export type { FieldError, LabelOutcome, LabelVerdict, RequestVerification } from "../verdict.ts";
+export type { FieldError, LabelOutcome, LabelVerdict, RequestVerification, SignatureFields } from "../verdict.ts";
 
 /** What {@link verifyRequest} needs besides the request. */
 export interface VerifyRequestOptions {
@@ -71,16 +71,18 @@ export async function verifyRequest(
   const budget = options.budget ?? createRequestBudget(options.policy.budget);
   const hasSignatureKey =
     options.aauthKeys !== undefined && combinedField(message.headers, "signature-key") !== undefined;
-  // Signature-Input and Signature are parsed here, once; every later step takes the parsed entries.
+  // Signature-Input and Signature are parsed here, once; every later step takes the parsed entries, and the
+  // attestation the labels found (`signatureFields`).
   let entries: SignatureEntry[];
+  const signatureInput = combinedField(message.headers, "signature-input");
+  const signature = combinedField(message.headers, "signature");
+  // Unsigned (most traffic on open routes): nothing to parse, and no no_signature error to build and throw.
+  if (signatureInput === undefined && signature === undefined) {
+    if (!hasSignatureKey) return { labels: [], otherLabels: [], signatureFields: NO_LABELS };
+    return { ...(await judge(message, [], budget, hasSignatureKey, options)), signatureFields: NO_LABELS };
+  }
   try {
-    entries = parseSignatures(
-      {
-        signatureInput: combinedField(message.headers, "signature-input"),
-        signature: combinedField(message.headers, "signature"),
-      },
-      "request",
-    );
+    entries = parseSignatures({ signatureInput, signature }, "request");
   } catch (err) {
     if (!(err instanceof SignatureError)) throw err;
     if (err.code !== "no_signature") {
@@ -88,11 +90,29 @@ export async function verifyRequest(
         labels: [],
         otherLabels: [],
         fieldError: { reason: "malformed_signature_fields", code: err.code, message: err.message },
+        signatureFields: { error: err.code },
       };
     }
-    if (!hasSignatureKey) return { labels: [], otherLabels: [] };
+    if (!hasSignatureKey) return { labels: [], otherLabels: [], signatureFields: NO_LABELS };
     entries = [];
   }
+  const verification = await judge(message, entries, budget, hasSignatureKey, options);
+  const labels = entries.map((entry) => entry.label);
+  // Every entry names its label; were one not to, the attester parses the fields itself rather than guess.
+  if (labels.some((label) => label === undefined)) return verification;
+  return { ...verification, signatureFields: labels.length === 0 ? NO_LABELS : { labels: labels as string[] } };
+}
+
+const NO_LABELS: SignatureFields = Object.freeze({ labels: Object.freeze([]) });
+
+/** Judges the parsed entries, each label by its profile. */
+async function judge(
+  message: HttpRequestMessage,
+  entries: SignatureEntry[],
+  budget: RequestBudget,
+  hasSignatureKey: boolean,
+  options: VerifyRequestOptions,
+): Promise<RequestVerification> {
   // Beyond the label budget nothing is judged, and each such label says so.
   const judged = entries.slice(0, budget.limits.maxLabels);
   const skipped = entries.slice(budget.limits.maxLabels);

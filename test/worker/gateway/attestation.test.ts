@@ -231,6 +231,47 @@ describe("the attestation beside the client's own signatures", () => {
     expect(await verifySignetRequest(direct, options)).toMatchObject({ ok: false, reason: "attestation_invalid" });
   });
 
+  // The attester no longer parses the client's fields: it takes the labels the verifier's one strict parse found.
+  // Whatever that parse refuses as a whole must still never reach the origin beside Signet's attestation (a
+  // label the attester did not see could collide with its own, or hide it), on a route that requires nothing.
+  it.each([
+    ["unparseable Signature-Input", { "signature-input": "sig1=(", signature: "sig1=:AAAA:" }],
+    ["a duplicate label", { "signature-input": 'signet=("@method"), signet=("@path")', signature: "signet=:AAAA:" }],
+    ["label sets that differ", { "signature-input": 'sig1=("@method")', signature: "signet=:AAAA:" }],
+    ["Signature without Signature-Input", { signature: "signet=:AAAA:" }],
+  ] as Array<[string, Record<string, string>]>)(
+    "a request with %s on a none route is forwarded anonymous without them, attested as the only signature",
+    async (_name, headers) => {
+      const echo = await echoOf(await send(new Request("https://signet.example/public/page", { headers }), env));
+      expect(echo.headers["signature-input"]).toMatch(/^signet=\(/);
+      expect(echo.headers["signature-input"]).not.toMatch(/,/);
+      expect(echo.headers.signature).toMatch(/^signet=:[^,]*$/);
+      expect(await verifySignetRequest(requestFromEcho(echo), options)).toMatchObject({ ok: true, agent: null });
+    },
+  );
+
+  it("a member unusable on its own (an RFC 9651 Display String) keeps its label: Signet's attestation takes signet2", async () => {
+    const headers = { "signature-input": 'signet=("@method");nonce=%"x"', signature: "signet=:AAAA:" };
+    const echo = await echoOf(await send(new Request("https://signet.example/public/page", { headers }), env));
+    expect(echo.headers["signature-input"]).toMatch(/^signet=\("@method"\);nonce=%"x", signet2=\(/);
+    expect(await verifySignetRequest(requestFromEcho(echo), options)).toMatchObject({
+      ok: true,
+      label: "signet2",
+      agent: null,
+    });
+  });
+
+  it("a readable client signature that uses signet2 too pushes Signet's label on to signet3", async () => {
+    const request = await signed("https://signet.example/public/page", { key: agentKey.privateJwk, agent: AGENT });
+    const input = request.headers.get("signature-input") as string;
+    const signature = request.headers.get("signature") as string;
+    request.headers.set("signature-input", `${input}, signet=("@method"), signet2=("@path")`);
+    request.headers.set("signature", `${signature}, signet=:AAAA:, signet2=:AAAA:`);
+    const echo = await echoOf(await send(request, env));
+    expect(echo.headers["signature-input"]).toMatch(/signet2=\("@path"\), signet3=\(/);
+    expect(await verifySignetRequest(requestFromEcho(echo), options)).toMatchObject({ ok: true, label: "signet3" });
+  });
+
   it("covers a percent-encoded path and query exactly as the origin receives them", async () => {
     // (An escaped slash would be refused: see test/worker/gateway/routing.test.ts.)
     const path = "/agents/caf%C3%A9/a%3Ab?q=a%20b&x=%E2%9C%93&flag";
