@@ -25,6 +25,7 @@ import {
   jwkThumbprint,
   privateMembersOf,
   RFC9421_TEST_KEY_THUMBPRINTS,
+  readUpTo,
   SignatureError,
   type SignatureErrorCode,
   type SignatureOutcome,
@@ -409,25 +410,10 @@ export async function readStreamLimited(
 ): Promise<Uint8Array | undefined> {
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
+  const read = await readUpTo(reader, limit);
+  if (read.complete) return read.bytes;
+  await reader.cancel();
+  return undefined;
 }
 
 /** Claims the nonce: `true` when fresh. Anything but `true` from the cache refuses. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readUpTo } from "../rfc9421/index.ts";
 import { checkEgress } from "./egress-guard.ts";
 import type { AgentReference, DiscoveryErrorCode } from "./key-source.ts";
 
@@ -277,30 +278,15 @@ async function readCapped(
 ): Promise<Uint8Array | undefined> {
   if (response.body === null) return new Uint8Array(0);
   const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await race(reader.read(), deadline);
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        cancel(reader);
-        return undefined;
-      }
-      chunks.push(value);
-    }
+    const read = await readUpTo(reader, maxBytes, () => race(reader.read(), deadline));
+    if (read.complete) return read.bytes;
+    cancel(reader);
+    return undefined;
   } catch (error) {
     cancel(reader);
     throw error;
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }
 
 function race<T>(work: Promise<T>, deadline: Promise<never>): Promise<T> {

@@ -27,7 +27,9 @@ import {
   parseComponent,
   parseStrictDictionary,
   publicJwkOf,
+  type ReadUpTo,
   RFC9421_TEST_KEY_THUMBPRINTS,
+  readUpTo,
   type SignatureAlgorithm,
   SignatureError,
   type SigningKey,
@@ -389,32 +391,20 @@ type ReadBody = { bound: true; bytes: Uint8Array<ArrayBuffer> } | { bound: false
 async function readBody(request: Request, limit: number): Promise<ReadBody> {
   if (request.body === null) return { bound: true, bytes: new Uint8Array(0) };
   const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    let next: ReadableStreamReadResult<Uint8Array>;
-    try {
-      next = await reader.read();
-    } catch (cause) {
-      throw new BodyUnreadableError("attest: the request body could not be read", { cause });
-    }
-    const { done, value } = next;
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size > limit) return { bound: false, stream: resumed(chunks, reader) };
+  let read: ReadUpTo;
+  try {
+    read = await readUpTo(reader, limit);
+  } catch (cause) {
+    throw new BodyUnreadableError("attest: the request body could not be read", { cause });
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return { bound: true, bytes };
+  return read.complete ? { bound: true, bytes: read.bytes } : { bound: false, stream: resumed(read.head, reader) };
 }
 
 /** A stream of `head` and then whatever `reader` still gives. */
-function resumed(head: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
+function resumed(
+  head: readonly Uint8Array[],
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): ReadableStream<Uint8Array> {
   const queue = [...head];
   return new ReadableStream<Uint8Array>({
     async pull(controller) {

@@ -6,6 +6,7 @@
  * @module
  */
 import { problemResponse } from "../problem-response.ts";
+import { readUpTo } from "../rfc9421/index.ts";
 import {
   type AccessOptions,
   accessAllows,
@@ -167,24 +168,12 @@ async function readForm(request: Request): Promise<URLSearchParams | undefined> 
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > MAX_FORM_BYTES || request.body === null) return undefined;
   const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_FORM_BYTES) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
+  const read = await readUpTo(reader, MAX_FORM_BYTES);
+  if (!read.complete) {
+    await reader.cancel();
+    return undefined;
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = read.bytes;
   return new URLSearchParams(new TextDecoder().decode(bytes));
 }
 

@@ -66,6 +66,7 @@ export {
 } from "./message.ts";
 export { encodedQueryPairs, formUrlEncode } from "./query-param.ts";
 export { type ParseHttpMessageOptions, parseHttpMessage } from "./raw-http.ts";
+export { type ReadUpTo, readUpTo } from "./read-up-to.ts";
 export {
   addSignature,
   type SignatureParameterInput,

@@ -6,7 +6,7 @@
  * @module
  */
 import { MAX_DIGEST_BYTES_LIMIT } from "../identity/attestation.ts";
-import { type HttpRequestMessage, SignatureError } from "../rfc9421/index.ts";
+import { type HttpRequestMessage, type ReadUpTo, readUpTo, SignatureError } from "../rfc9421/index.ts";
 
 /**
  * The most body bytes Signet reads to check an agent's `content-digest` by default: 16 MiB, the largest digest
@@ -59,31 +59,18 @@ async function readAtMost(request: Request, limit: number): Promise<Uint8Array> 
   }
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    let next: ReadableStreamReadResult<Uint8Array>;
-    try {
-      next = await reader.read();
-    } catch (cause) {
-      throw new SignatureError("missing_body", "the request body could not be read", { cause });
-    }
-    if (next.done) break;
-    size += next.value.byteLength;
-    if (size > limit) {
-      reader.cancel().catch(() => undefined);
-      throw new SignatureError(
-        "missing_body",
-        `the body is larger than ${limit} bytes, the most Signet reads to check content-digest; sign a smaller body`,
-      );
-    }
-    chunks.push(next.value);
+  let read: ReadUpTo;
+  try {
+    read = await readUpTo(reader, limit);
+  } catch (cause) {
+    throw new SignatureError("missing_body", "the request body could not be read", { cause });
   }
-  const body = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, at);
-    at += chunk.byteLength;
+  if (!read.complete) {
+    reader.cancel().catch(() => undefined);
+    throw new SignatureError(
+      "missing_body",
+      `the body is larger than ${limit} bytes, the most Signet reads to check content-digest; sign a smaller body`,
+    );
   }
-  return body;
+  return read.bytes;
 }
