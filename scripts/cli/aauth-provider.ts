@@ -7,13 +7,14 @@
  *
  * @module
  */
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT } from "jose";
 import { publicJwkOf } from "../../agent/index.ts";
 import { jwkThumbprint } from "../../worker/rfc9421/index.ts";
 import { parseCommandLine, readJwkFile, wholeNumber } from "./arguments.ts";
 import { CliError, EXIT_USAGE } from "./cli-error.ts";
+import { listenOnLoopback, serveUntilSignal } from "./loopback-server.ts";
 import { writePrivateFile } from "./private-file.ts";
 
 /** Help text of `signet aauth serve-provider`. */
@@ -94,7 +95,7 @@ export async function aauthServeProvider(argv: string[], out: NodeJS.WritableStr
     else if (path === "/jwks.json") json({ keys: [{ ...issuerJwk, kid }] });
     else res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
   });
-  await listen(server, port);
+  await listenOnLoopback(server, port, "aauth serve-provider");
   const authority = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   issuer = `http://${authority}`;
   const sub = `aauth:${name}@${authority}`;
@@ -115,22 +116,6 @@ export async function aauthServeProvider(argv: string[], out: NodeJS.WritableStr
     out.write(`agent token for ${sub} written to ${tokenFile} (valid ${lifetime} s)\n`);
     out.write("Ctrl-C stops it.\n");
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await serveUntilSignal(server);
   return undefined;
-}
-
-function listen(server: Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new CliError(`aauth serve-provider: cannot listen on 127.0.0.1:${port}: ${err.code ?? "error"}`)),
-    );
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
 }

@@ -4,11 +4,12 @@
  *
  * @module
  */
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { buildDirectory, DIRECTORY_PATH, type DirectoryKey } from "../../directory/index.ts";
 import { parseCommandLine, readJwkFile, wholeNumber } from "./arguments.ts";
 import { CliError, EXIT_USAGE } from "./cli-error.ts";
+import { listenOnLoopback, serveUntilSignal } from "./loopback-server.ts";
 
 /** Help text of `signet directory serve`. */
 export const DIRECTORY_SERVE_HELP = `Usage: signet directory serve --key FILE [--key ...] [--port N] [--json]
@@ -72,7 +73,7 @@ export async function directoryServe(argv: string[], out: NodeJS.WritableStream)
       () => res.writeHead(500, { "content-type": "text/plain" }).end("cannot build the directory\n"),
     );
   });
-  await listen(server, port);
+  await listenOnLoopback(server, port, "directory serve");
   const agent = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   if (values.json) out.write(`${JSON.stringify({ agent, keyids })}\n`);
   else {
@@ -80,22 +81,6 @@ export async function directoryServe(argv: string[], out: NodeJS.WritableStream)
     out.write(`agent URL: ${agent}\n`);
     out.write("Ctrl-C stops it.\n");
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await serveUntilSignal(server);
   return undefined;
-}
-
-function listen(server: Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new CliError(`directory serve: cannot listen on 127.0.0.1:${port}: ${err.code ?? "error"}`)),
-    );
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
 }
