@@ -34,6 +34,8 @@ export interface LabelVerdict {
   readonly code?: string | undefined;
   /** Which family `code` comes from. */
   readonly codeSource?: "signature" | "signature-agent" | "discovery" | undefined;
+  /** AAuth: the key-lookup code behind an `invalid_key` (`directory_unreachable`, `deadline_exceeded`, ...). */
+  readonly discoveryCode?: string | undefined;
   readonly message?: string | undefined;
   /** The agent identity (key set URL) the signature was resolved to, when it was. */
   readonly agent?: string | undefined;

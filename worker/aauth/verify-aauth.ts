@@ -425,6 +425,7 @@ export function toLabelVerdict(verdict: AAuthLabelVerdict): LabelVerdict {
     code: verdict.code,
     codeSource:
       verdict.code === undefined ? undefined : verdict.discoveryCode === undefined ? "signature" : "discovery",
+    discoveryCode: verdict.discoveryCode,
     message: verdict.message,
     agent: identity?.agentProvider ?? (identity?.trustedKeySet ? identity.keySet : undefined) ?? identity?.personIssuer,
     keyid: verdict.params?.keyid ?? identity?.thumbprint,

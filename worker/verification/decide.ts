@@ -267,7 +267,8 @@ function rejectionFor(label: LabelVerdict, policy: Policy): Rejection {
         ...common,
         reason: "agent_unverified",
         detail,
-        discoveryError: label.code === code ? undefined : label.code,
+        // The key-lookup failure behind AAuth's invalid_key, as a Web Bot Auth refusal names it.
+        discoveryError: label.discoveryCode,
       };
     }
     if (code === "clock_skew") return { ...common, reason: "signature_from_future", detail };

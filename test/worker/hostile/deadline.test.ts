@@ -55,14 +55,22 @@ describe("deadline_exceeded through the Worker", () => {
 
     const first = await send(jwksUriRequest(iss), env);
     expect(first.status).toBe(401);
-    // An AAuth refusal names the discovery failure in Signet's own sentence (its body has no discovery_error).
-    expect(await first.json()).toMatchObject({ reason: "agent_unverified", signature_error: "invalid_key" });
+    // An AAuth refusal names the key-lookup failure behind invalid_key as discovery_error, in Signet's own terms.
+    expect(await first.json()).toMatchObject({
+      reason: "agent_unverified",
+      signature_error: "invalid_key",
+      discovery_error: "directory_rejected",
+    });
     expect([await count(metadataPath), await count(jwksPath)]).toEqual([1, 1]);
 
     const second = await send(jwksUriRequest(iss), env);
     expect(second.status).toBe(401);
     const problem = (await second.json()) as Record<string, unknown>;
-    expect(problem).toMatchObject({ reason: "agent_unverified", signature_error: "invalid_key" });
+    expect(problem).toMatchObject({
+      reason: "agent_unverified",
+      signature_error: "invalid_key",
+      discovery_error: "deadline_exceeded",
+    });
     // discoveryMessage("deadline_exceeded", …) in worker/discovery/key-lookup.ts.
     expect(problem.detail).toContain("was not fetched: the request's key work ran out of time");
     // The metadata refresh was started (and cut off); the JWK Set was not fetched again.
