@@ -100,43 +100,31 @@ export function signetMiddleware<E extends { Variables: SignetVariables } = { Va
     const url = new URL(request.url);
     // Routing: the rule is matched on the canonical path, which is also what gets forwarded (cheap, so first).
     const route = routeRequest(policy, request.method, url.pathname);
-    if ("reject" in route) {
-      const rejection: Rejection = { reason: "path_ambiguous", detail: route.detail };
-      c.set("signetPath", null);
+    // Refusals decided before any signature is judged: sent in enforce mode; in monitor mode the request goes on
+    // anonymous, with the refusal it would have had.
+    const refuseEarly = async (rejection: Rejection, rule: Rule | undefined, path: string | null) => {
+      c.set("signetPath", path);
+      if (rule !== undefined) c.set("signetRule", rule);
       if (policy.mode === "enforce") {
         c.set("signetRejection", rejection);
-        return problemResponse(rejection);
+        return problemResponse(rejection, path ?? undefined);
       }
       c.set("signetRejection", null);
-      // Monitor mode: forwarded as received and anonymous, since no rule could be chosen to verify it under.
       c.set("signetMonitor", rejection);
       c.set("signetAgent", null);
-      c.set("signetPath", null);
       c.set("signetVerification", { labels: [], otherLabels: [] });
       await next();
       return undefined;
-    }
+    };
+    // Monitor mode forwards an ambiguous path as received, since no rule could be chosen to verify it under.
+    if ("reject" in route) return refuseEarly({ reason: "path_ambiguous", detail: route.detail }, undefined, null);
     const { rule, path } = route;
     c.set("signetPath", path);
     // A header that re-targets the request at the origin would let it act on what no rule was matched on.
     const override = retargetingHeaderIn((name) => request.headers.has(name));
     if (override !== undefined) {
-      const rejection: Rejection = {
-        reason: "target_override",
-        detail: `the request carries ${override}, which would make the origin act on another method, path or host; send the request to its real target instead`,
-      };
-      c.set("signetRule", rule);
-      if (policy.mode === "enforce") {
-        c.set("signetRejection", rejection);
-        return problemResponse(rejection, path);
-      }
-      // Monitor mode: forwarded anonymous, as for an ambiguous path.
-      c.set("signetRejection", null);
-      c.set("signetMonitor", rejection);
-      c.set("signetAgent", null);
-      c.set("signetVerification", { labels: [], otherLabels: [] });
-      await next();
-      return undefined;
+      const detail = `the request carries ${override}, which would make the origin act on another method, path or host; send the request to its real target instead`;
+      return refuseEarly({ reason: "target_override", detail }, rule, path);
     }
     // One clock reading per request: verification, the lifetime gate and the replay claim all judge this second.
     const at = now ? now() : Math.floor(Date.now() / 1000);

@@ -12,6 +12,8 @@
 import type { FetchFunction } from "../discovery/fetch-key-set.ts";
 import {
   createKeyLookup,
+  DEFAULT_MAX_AGE_SECONDS,
+  DEFAULT_NEGATIVE_TTL_SECONDS,
   type DocumentSpec,
   type KeyLookupLayer,
   type Loaded,
@@ -24,11 +26,11 @@ import { type AAuthFailure, fail } from "./error-codes.ts";
 import { type ImportedJwk, importAAuthJwk } from "./jwk.ts";
 
 /** Default longest time anything fetched is kept, in seconds (AA: discard cached JWKS after 24 h). */
-export const AAUTH_MAX_CACHE_SECONDS = 86_400;
+export const AAUTH_MAX_CACHE_SECONDS = DEFAULT_MAX_AGE_SECONDS;
 /** Default shortest time between two fetches of one document, in seconds (AA: a JWKS at most once a minute). */
 export const AAUTH_REFETCH_FLOOR_SECONDS = 60;
 /** Default and largest time a failure blocks fetching, in seconds. */
-export const AAUTH_NEGATIVE_TTL_SECONDS = 300;
+export const AAUTH_NEGATIVE_TTL_SECONDS = DEFAULT_NEGATIVE_TTL_SECONDS;
 /** Default number of documents of each kind held per isolate. */
 export const AAUTH_MAX_ENTRIES = 1000;
 /** Largest number of keys accepted in one JWK Set. */
